@@ -1,0 +1,1 @@
+"""Data: sources (stage fetch), SMILES encoding and the canvas (stage preprocess)."""

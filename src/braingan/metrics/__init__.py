@@ -1,0 +1,1 @@
+"""Metrics: SMILES (MOSES definitions, collapse) and digits (classifier-based)."""

@@ -1,0 +1,161 @@
+"""Generators and critics, registered by name (`model.family` in params.yaml).
+
+Both tasks share one canvas of shape [L, V]: L rows (SMILES positions / image rows),
+V columns (vocabulary symbols / image columns). Conv1D layers run along L with V as the
+input channels, as in the 2018 Keras code. Generators return *logits* [N, L, V];
+`activate` applies the output activation. Critics return named outputs:
+{"score": [N], "task": [N, 2], "class": [N, 10] (only with task+class conditioning)}.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+N_TASKS, N_CLASSES = 2, 10
+MNIST, SMILES = 0, 1  # task ids: the one-hot `t` of the generator's input
+
+REGISTRY: dict[str, tuple[type, type]] = {}
+
+
+def register(name: str):
+    def deco(pair_fn):
+        REGISTRY[name] = pair_fn
+        return pair_fn
+
+    return deco
+
+
+def build(model_cfg, shape: tuple[int, int]) -> tuple[nn.Module, nn.Module]:
+    """(generator, critic) for `model_cfg.family` at canvas `shape`."""
+    if model_cfg.family not in REGISTRY:
+        raise ValueError(f"model.family {model_cfg.family!r} is not registered; allowed: {', '.join(REGISTRY)}")
+    return REGISTRY[model_cfg.family](model_cfg, shape)
+
+
+def cond_dim(conditioning: str) -> int:
+    return N_TASKS + (N_CLASSES if conditioning == "task+class" else 0)
+
+
+def condition(task: torch.Tensor, cls: torch.Tensor | None, conditioning: str) -> torch.Tensor:
+    """The generator's conditioning input: one-hot task, plus one-hot class (zeros for SMILES)."""
+    c = [F.one_hot(task, N_TASKS).float()]
+    if conditioning == "task+class":
+        onehot = F.one_hot(cls.clamp(min=0), N_CLASSES).float()
+        c.append(onehot * (task == MNIST).float()[:, None])
+    return torch.cat(c, 1)
+
+
+def activate(logits: torch.Tensor, task: torch.Tensor, activation: str) -> torch.Tensor:
+    """softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
+    per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits."""
+    if activation == "softmax":
+        return logits.softmax(-1)
+    if activation == "sigmoid":
+        return logits.sigmoid()
+    is_digit = (task == MNIST)[:, None, None]
+    return torch.where(is_digit, logits.sigmoid(), logits.softmax(-1))
+
+
+class Critic(nn.Module):
+    """A body mapping [N, L, V] to features, with the three named heads on top."""
+
+    def __init__(self, body: nn.Module, feat: int, conditioning: str):
+        super().__init__()
+        self.body = body
+        self.score = nn.Linear(feat, 1)
+        self.task = nn.Linear(feat, N_TASKS)
+        self.cls = nn.Linear(feat, N_CLASSES) if conditioning == "task+class" else None
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.body(x.transpose(1, 2))  # Conv1d wants [N, channels=V, length=L]
+        out = {"score": self.score(h)[:, 0], "task": self.task(h)}
+        if self.cls is not None:
+            out["class"] = self.cls(h)
+        return out
+
+
+# ---------------------------------------------------------------- seed (2018, faithful)
+class SeedGenerator(nn.Module):
+    """concat(z, t) -> Dense((L/4)*(V/4), relu) -> reshape (L/4, V/4) -> dropout
+    -> up x2 -> Conv1D(V/3, k2, same) relu -> dropout -> up x2 -> Conv1D(V/2, k2) relu
+    -> dropout -> Conv1D(V, k4) -> activation.
+
+    Choices where the 2018 shapes do not fit: L is rounded up to a multiple of 4 at
+    preprocessing so two x2 upsamplings give exactly L rows; channel counts are floor
+    divisions (V//4, V//3, V//2); every Conv1D uses 'same' padding (the write-up gives
+    it only for the first, but 'valid' would shorten the output below L).
+    """
+
+    def __init__(self, z_dim: int, cdim: int, shape, dropout: float):
+        super().__init__()
+        L, V = shape
+        self.L4, self.V4 = L // 4, max(1, V // 4)
+        self.dense = nn.Linear(z_dim + cdim, self.L4 * self.V4)
+        self.net = nn.Sequential(
+            nn.Dropout(dropout), nn.Upsample(scale_factor=2),
+            nn.Conv1d(self.V4, max(1, V // 3), 2, padding="same"), nn.ReLU(), nn.Dropout(dropout),
+            nn.Upsample(scale_factor=2),
+            nn.Conv1d(max(1, V // 3), max(1, V // 2), 2, padding="same"), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(max(1, V // 2), V, 4, padding="same"),
+        )
+
+    def forward(self, z, c):
+        h = F.relu(self.dense(torch.cat([z, c], 1))).view(-1, self.L4, self.V4)
+        return self.net(h.transpose(1, 2)).transpose(1, 2)  # [N, L, V] logits
+
+
+def _seed_critic(shape, conditioning: str, dropout: float) -> Critic:
+    L, V = shape
+    t = ((L - 3) // 2 - 3) // 2  # two valid k4 convs, each followed by maxpool 2
+    if t < 1:
+        raise ValueError(f"the seed critic needs a canvas with at least 13 rows; it has {L}")
+    body = nn.Sequential(
+        nn.Conv1d(V, 25, 4), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.MaxPool1d(2),
+        nn.Conv1d(25, 10, 4), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.MaxPool1d(2),
+        nn.Flatten(), nn.Linear(10 * t, 64), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+    )
+    return Critic(body, 64, conditioning)
+
+
+@register("seed")
+def _seed(m, shape):
+    # The 2018 values (z of 2 numbers, dropout 0.4) are set by the seed preset's params.
+    return SeedGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dropout), _seed_critic(shape, m.conditioning, m.dropout)
+
+
+# ---------------------------------------------------------------- resnet (WGAN-GP language model)
+class ResBlock(nn.Module):
+    """relu -> conv k5 -> relu -> conv k5, added back scaled by 0.3 (Gulrajani et al. 2017).
+    No normalisation: batch norm would break the per-sample gradient penalty."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv1d(dim, dim, 5, padding=2), nn.Conv1d(dim, dim, 5, padding=2)
+
+    def forward(self, x):
+        return x + 0.3 * self.c2(F.relu(self.c1(F.relu(x))))
+
+
+class ResGenerator(nn.Module):
+    def __init__(self, z_dim, cdim, shape, dim, blocks):
+        super().__init__()
+        self.L, self.dim = shape[0], dim
+        self.fc = nn.Linear(z_dim + cdim, dim * self.L)
+        self.blocks = nn.Sequential(*[ResBlock(dim) for _ in range(blocks)])
+        self.out = nn.Conv1d(dim, shape[1], 1)
+
+    def forward(self, z, c):
+        h = self.fc(torch.cat([z, c], 1)).view(-1, self.dim, self.L)
+        return self.out(self.blocks(h)).transpose(1, 2)
+
+
+@register("resnet")
+def _resnet(m, shape):
+    L, V = shape
+    body = nn.Sequential(nn.Conv1d(V, m.dim, 1), *[ResBlock(m.dim) for _ in range(m.blocks)], nn.Flatten())
+    return ResGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dim, m.blocks), Critic(body, m.dim * L, m.conditioning)
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

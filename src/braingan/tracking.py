@@ -1,0 +1,206 @@
+"""MLflow tracking: one run per trained model, in the store at the workspace root.
+
+- The default store is `sqlite:///<root>/mlflow.db`, where <root> is the user's workspace
+  even inside a `dvc queue` temporary workspace; `MLFLOW_TRACKING_URI` overrides it.
+- Everything goes through MlflowClient with explicit run ids (no global active run), so
+  the training run can be resumed after an interruption and `evaluate` can add to it.
+- SQLite writes retry on "database is locked" so concurrent queued runs lose nothing.
+- Credentials in a tracking URI are never printed or logged.
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from .fsutil import repo_root
+
+EXPERIMENT = os.environ.get("BRAINGAN_EXPERIMENT", "braingan")
+
+
+class TrackingError(RuntimeError):
+    pass
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def redact(uri: str) -> str:
+    """`scheme://user:pass@host` -> `scheme://***@host`."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def _check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, with a clear message, when a tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except Exception as e:  # noqa: BLE001 - any failure means the same to the user
+        raise TrackingError(
+            f"MLflow tracking server {redact(uri)} is not reachable ({getattr(e, 'reason', e)}). "
+            "Start it, fix MLFLOW_TRACKING_URI, or unset it to use the local SQLite store."
+        ) from None
+
+
+def _retry(fn, *args, tries: int = 30, **kwargs):
+    """Retry SQLite "database is locked" (another queued run is writing) with backoff."""
+    for i in range(tries):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001
+            if "locked" not in str(e).lower() or i == tries - 1:
+                raise
+            time.sleep(min(2.0, 0.05 * 2**i))
+
+
+def git_commit(cwd=None) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+class Run:
+    """A handle on one MLflow run; all writes batched and retried."""
+
+    def __init__(self, run_id: str | None = None, *, enabled: bool | None = None):
+        # BRAINGAN_TRACKING=0 turns tracking off (used to measure its overhead)
+        self.enabled = os.environ.get("BRAINGAN_TRACKING", "1") != "0" if enabled is None else enabled
+        self.run_id = run_id
+        self.uri = tracking_uri()
+        self._pending: list = []
+        if self.enabled:
+            _check_reachable(self.uri)
+            import mlflow
+            from mlflow.tracking import MlflowClient
+
+            self._mlflow = mlflow
+            self.client = MlflowClient(self.uri)
+
+    # ------------------------------------------------------------ lifecycle
+    def experiment_id(self) -> str:
+        exp = _retry(self.client.get_experiment_by_name, EXPERIMENT)
+        if exp is not None:
+            return exp.experiment_id
+        loc = None
+        if self.uri.startswith("sqlite:"):
+            loc = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+        try:
+            return _retry(self.client.create_experiment, EXPERIMENT, artifact_location=loc)
+        except Exception:  # noqa: BLE001 - another queued run created it first
+            return _retry(self.client.get_experiment_by_name, EXPERIMENT).experiment_id
+
+    def start(self, name: str, params: dict, tags: dict, parent: str | None = None) -> "Run":
+        """Resume `self.run_id` if it exists in the store, else create a new run."""
+        if not self.enabled:
+            return self
+        exp = self.experiment_id()
+        self._close_stale(exp)
+        tags = {**tags, "braingan.host": socket.gethostname(), "braingan.pid": str(os.getpid())}
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        if self.run_id and self._exists(self.run_id):
+            _retry(self.client.update_run, self.run_id, status="RUNNING")
+            self.set_tags({**tags, "braingan.resumed": "true"})
+            return self
+        run = _retry(self.client.create_run, exp, run_name=name, tags={k: str(v) for k, v in tags.items()})
+        self.run_id = run.info.run_id
+        self.log_params(params)
+        return self
+
+    def _exists(self, run_id: str) -> bool:
+        try:
+            _retry(self.client.get_run, run_id)
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+    def _close_stale(self, exp: str) -> None:
+        """Runs of this host left RUNNING by a SIGKILLed process are marked KILLED."""
+        host = socket.gethostname()
+        runs = _retry(self.client.search_runs, [exp], filter_string=f"attributes.status = 'RUNNING' and tags.`braingan.host` = '{host}'", max_results=200)
+        for r in runs:
+            pid = int(r.data.tags.get("braingan.pid", "0") or 0)
+            if pid and not _alive(pid):
+                _retry(self.client.set_terminated, r.info.run_id, status="KILLED")
+
+    def end(self, status: str = "FINISHED") -> None:
+        if self.enabled and self.run_id:
+            self.flush()
+            _retry(self.client.set_terminated, self.run_id, status=status)
+
+    # ------------------------------------------------------------ writes
+    def log_params(self, params: dict) -> None:
+        if not self.enabled:
+            return
+        from mlflow.entities import Param
+
+        items = [Param(k, _param_str(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow's batch limit for params
+            _retry(self.client.log_batch, self.run_id, params=items[i : i + 100])
+
+    def set_tags(self, tags: dict) -> None:
+        if self.enabled:
+            from mlflow.entities import RunTag
+
+            _retry(self.client.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_metrics(self, metrics: dict, step: int = 0, flush: bool = False) -> None:
+        """Buffered: one request per ~500 values, not one per value."""
+        if not self.enabled:
+            return
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), ts, step) for k, v in metrics.items()]
+        if flush or len(self._pending) >= 500:
+            self.flush()
+
+    def flush(self) -> None:
+        while self.enabled and self._pending:
+            chunk, self._pending = self._pending[:1000], self._pending[1000:]
+            _retry(self.client.log_batch, self.run_id, metrics=chunk)
+
+    def log_figure_image(self, fig, key: str, step: int) -> None:
+        """A matplotlib figure as an MLflow image with a step (the UI shows it over time)."""
+        if not self.enabled:
+            return
+        from PIL import Image
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        buf.seek(0)
+        _retry(self.client.log_image, self.run_id, Image.open(buf).convert("RGB"), key=key, step=step)
+
+    def log_artifact(self, path, artifact_path: str | None = None) -> None:
+        if self.enabled and Path(path).exists():
+            _retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+
+def _param_str(v) -> str:
+    s = str(v)
+    return redact(s) if "://" in s else s
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
