@@ -70,11 +70,11 @@ class Preprocess:
 @dataclass
 class Model:
     family: str = choice("resnet", "seed", "resnet")
-    activation: str = choice("softmax", "softmax", "sigmoid", "per-task")
+    activation: str = choice("per-task", "softmax", "sigmoid", "per-task")
     conditioning: str = choice("task", "task", "task+class")
     z_dim: int = num(64, 1)
-    dim: int = num(64, 4)  # resnet width
-    blocks: int = num(3, 1)  # resnet residual blocks
+    dim: int = num(32, 4)  # resnet width
+    blocks: int = num(2, 1)  # resnet residual blocks
     dropout: float = num(0.0, 0.0, 0.9)  # seed family only (2018: 0.4)
 
 
@@ -82,7 +82,7 @@ class Model:
 class Train:
     loss: str = choice("wgan-gp", "wgan-clip", "wgan-gp")
     tasks: str = choice("both", "both", "mnist", "smiles")
-    steps: int = num(2000, 1)  # generator updates, tasks taking turns
+    steps: int = num(4000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
     n_critic: int = num(5, 1)
     lr: float = num(1e-4, 0.0)
@@ -93,8 +93,8 @@ class Train:
     critic_task_on: str = choice("real", "real", "real+fake")
     gen_task_weight: float = num(0.1, 0.0)
     log_every: int = num(10, 1)
-    sample_every: int = num(500, 1)
-    checkpoint_every: int = num(250, 1)
+    sample_every: int = num(1000, 1)
+    checkpoint_every: int = num(500, 1)
     device: str = choice("auto", "auto", "cpu", "cuda")
     threads: int = num(0, 0)  # torch CPU threads; 0 = torch's default
 
@@ -102,7 +102,7 @@ class Train:
 # ---------------------------------------------------------------- stage `classifier`
 @dataclass
 class Classifier:
-    epochs: int = num(8, 1)
+    epochs: int = num(15, 1)
     batch_size: int = num(64, 1)
     lr: float = num(1e-3, 0.0)
 

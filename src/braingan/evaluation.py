@@ -61,7 +61,8 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
     rng = np.random.default_rng(cfg.seed)
 
     # ---------------------------------------------------------------- digits
-    heldout = data.heldout_images.astype(np.float32) / 255.0
+    # random order: the score's splits must not follow the class-sorted data (or the class cycle)
+    heldout = data.heldout_images[rng.permutation(len(data.heldout_images))].astype(np.float32) / 255.0
     with _timed(timings, "classifier_features"):
         ho_probs, ho_feats = clf.predict(net, heldout)
         _, tr_feats = clf.predict(net, data.train_images[: 5 * len(heldout)].astype(np.float32) / 255.0)
@@ -73,6 +74,8 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
     if MNIST in trained:
         with _timed(timings, "generate_digits"):
             canv, classes = generate(G, mcfg, MNIST, e.n_samples, cfg.seed, device)
+            order = rng.permutation(len(canv))
+            canv, classes = canv[order], classes[order]
             digit_images = cv.from_canvas(canv, data.mode)
         with _timed(timings, "digit_metrics"):
             probs, feats = clf.predict(net, digit_images)

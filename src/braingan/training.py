@@ -161,7 +161,7 @@ def load_generator(path, device="cpu"):
 
 
 def _rng_state(gen):
-    return {"torch": torch.get_rng_state(), "sampler": gen.get_state(), "numpy": np.random.get_state()[1]}
+    return {"torch": torch.get_rng_state(), "sampler": gen.get_state()}
 
 
 def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train"),
