@@ -73,3 +73,12 @@ def test_missing_and_broken_params_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load(tmp_path / "bad.yaml")
+
+
+def test_seed_preset_is_valid_and_differs_from_the_defaults():
+    from braingan.presets import PRESETS, set_args
+
+    args = set_args("seed", str(ROOT / "params.yaml"))
+    assert "model.family=seed" in args and "train.loss=wgan-clip" in args and "model.z_dim=2" in args
+    assert len(args) == 2 * sum(1 for a in args if a == "-S")
+    assert PRESETS["seed"]["train.steps"] == 3000

@@ -80,7 +80,7 @@ def test_one_mlflow_run_with_params_curves_and_images(repo):
     run = train_runs[0]
     assert run.info.status == "FINISHED" and evals[0].info.status == "FINISHED"
     assert run.info.run_id == json.loads((repo / "results/train/mlflow.json").read_text())["run_id"]
-    assert run.data.params["model.activation"] == "softmax" and run.data.params["train.steps"] == "6"
+    assert run.data.params["model.activation"] == "per-task" and run.data.params["train.steps"] == "6"
     assert run.data.tags["git.commit"] and "data.sha256.mnist.npz" in run.data.tags
     hist = c.get_metric_history(run.info.run_id, "train.wdist_mnist")
     assert [m.step for m in hist] == [2, 4, 6]
@@ -156,3 +156,11 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"  # the same run, resumed and finished
     steps = [h.step for h in _client(r).get_metric_history(runs[0].info.run_id, "train.g_adv_mnist")]
     assert max(steps) == 200
+
+
+def test_markdown_comparison_of_runs(repo):
+    p = subprocess.run([sys.executable, "-m", "braingan.compare", "--out", "cmp.md"], cwd=repo, env=run_env(repo),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = (repo / "cmp.md").read_text()
+    assert "eval.smiles.validity" in text and "evaluate/digits.png" in text

@@ -45,7 +45,12 @@ def load_latest(directory, digest: str) -> dict | None:
         if not sums.exists() or sums.read_text().strip() != sha256_file(path):
             print(f"warning: checkpoint {path} is damaged (checksum mismatch); trying an older one", file=sys.stderr)
             continue
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - e.g. written by an older version with other contents
+            print(f"warning: checkpoint {path} cannot be loaded safely ({type(e).__name__}); trying an older one",
+                  file=sys.stderr)
+            continue
         if state.get("digest") != digest:
             print(f"note: checkpoint {path} was made with other params; starting over", file=sys.stderr)
             return None

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, losses, models, plots
-from .config import Config, dump
+from .config import Config, ConfigError, dump
 from .data import canvas as cv
 from .data.prepare import Processed
 from .fsutil import atomic_path, save_figure, write_json, write_text
@@ -39,7 +39,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+        raise ConfigError("train.device: 'cuda' but no CUDA device is available; allowed here: auto, cpu")
     return torch.device(name)
 
 
