@@ -96,7 +96,7 @@ class Train:
     sample_every: int = num(1000, 1)
     checkpoint_every: int = num(500, 1)
     device: str = choice("auto", "auto", "cpu", "cuda")
-    threads: int = num(0, 0)  # torch CPU threads; 0 = torch's default
+    threads: int = num(0, 0)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
 
 
 # ---------------------------------------------------------------- stage `classifier`

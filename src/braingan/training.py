@@ -43,6 +43,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_threads(requested: int) -> int:
+    """`train.threads`, or by default all cores -- except in a `dvc queue` workspace, where
+    parallel experiments (`dvc queue start -j 2`) would oversubscribe the cores: OpenMP
+    threads spinning against each other made two 2-thread runs on 2 cores 13x slower
+    than one. There each run takes cores // 2 (set train.threads to override)."""
+    if requested:
+        return requested
+    cores = os.cpu_count() or 1
+    if f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}" in os.getcwd() + os.sep:
+        return max(1, cores // 2)
+    return torch.get_num_threads()
+
+
 def digest(cfg: Config, data: Processed) -> str:
     d = cfg.to_dict()
     train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
@@ -169,8 +182,7 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train")
     from tqdm import tqdm
 
     tc = cfg.train
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
+    torch.set_num_threads(cpu_threads(tc.threads))
     device = pick_device(tc.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
