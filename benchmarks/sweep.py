@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from braingan.config import from_dict, load  # noqa: E402
+from braingan.config import from_dict, load, override  # noqa: E402
 
 HEADLINE = [("digits", "classifier_score"), ("digits", "frechet_over_floor"), ("digits", "classes_covered"),
             ("smiles", "validity"), ("smiles", "unique"), ("smiles", "novelty"), ("smiles", "fcd"),
@@ -34,16 +34,7 @@ HEADLINE = [("digits", "classifier_score"), ("digits", "frechet_over_floor"), ("
 
 
 def variant_cfg(overrides: dict):
-    d = load(ROOT / "params.yaml").to_dict()
-    for key, value in overrides.items():
-        *path, last = key.split(".")
-        node = d
-        for p in path:
-            node = node[p]
-        if last not in node:
-            raise SystemExit(f"unknown param {key}")
-        node[last] = value
-    return from_dict(d)
+    return from_dict(override(load(ROOT / "params.yaml").to_dict(), overrides))
 
 
 def train_one(name: str, overrides: dict, out: Path) -> None:

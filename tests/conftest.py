@@ -21,7 +21,7 @@ def stahl_csv():
 
 def tiny_params(**overrides) -> dict:
     """Default params shrunk so the whole pipeline runs in about a minute on 2 cores."""
-    from braingan.config import Config
+    from braingan.config import Config, override
 
     d = Config().to_dict()
     d["preprocess"].update(max_digits=600, max_len=40)
@@ -29,13 +29,7 @@ def tiny_params(**overrides) -> dict:
     d["train"].update(steps=6, batch_size=8, n_critic=2, log_every=2, sample_every=3, checkpoint_every=3)
     d["classifier"].update(epochs=2)
     d["evaluate"].update(n_samples=40, fcd_max=40)
-    for key, value in overrides.items():
-        *path, name = key.split(".")
-        node = d
-        for part in path:
-            node = node[part]
-        node[name] = value
-    return d
+    return override(d, overrides)
 
 
 def run_env(repo: Path | None = None) -> dict:

@@ -5,20 +5,13 @@ import sys
 import pytest
 import yaml
 
-from braingan.config import Config, ConfigError, from_dict, load
+from braingan.config import Config, ConfigError, from_dict, load, override
 
 from conftest import ROOT, run_env
 
 
 def _with(**kv):
-    d = Config().to_dict()
-    for key, value in kv.items():
-        *path, last = key.split("__")
-        node = d
-        for p in path:
-            node = node[p]
-        node[last] = value
-    return d
+    return override(Config().to_dict(), {k.replace("__", "."): v for k, v in kv.items()})
 
 
 @pytest.mark.parametrize("raw, message", [

@@ -13,7 +13,6 @@ pytestmark = pytest.mark.e2e
 def test_queued_experiments_land_in_the_main_store(tmp_path):
     r = make_repo(tmp_path / "repo", tiny_params())
     dvc(r, "repro")
-    dvc(r, "exp", "save", "-n", "baseline", check=False)
     variants = {"q-sigmoid": "model.activation=sigmoid", "q-mnist": "train.tasks=mnist",
                 "q-smiles": "train.tasks=smiles"}
     for name, setting in variants.items():

@@ -151,6 +151,17 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
+def override(d: dict, dotted: dict) -> dict:
+    """Set `section.key: value` pairs (as `dvc exp run -S` writes them) in a params dict."""
+    for key, value in dotted.items():
+        *path, last = key.split(".")
+        node = d
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return d
+
+
 def _build(cls, raw, where: str):
     if raw is None:
         raw = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from .config import from_dict, load
+from .config import from_dict, load, override
 
 # The 2018 experiment (SPEC section 1). Choices where the write-up is silent or does
 # not fit: the 35 Stahl SMILES modern RDKit rejects are repaired and kept *as written*
@@ -32,10 +32,10 @@ PRESETS = {
 
 
 def set_args(name: str, params: str = "params.yaml", extra: dict | None = None) -> list[str]:
-    current = load(params).flat()
+    base = load(params)
+    current = base.flat()
     wanted = {**PRESETS[name], **(extra or {})}
-    merged = {**current, **wanted}
-    from_dict(_unflatten(merged))  # the preset itself must validate
+    from_dict(override(base.to_dict(), wanted))  # the preset itself must validate
     args = []
     for k, v in wanted.items():
         if current.get(k) != v:
@@ -45,17 +45,6 @@ def set_args(name: str, params: str = "params.yaml", extra: dict | None = None) 
 
 def _yaml(v) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
-
-
-def _unflatten(flat: dict) -> dict:
-    out: dict = {}
-    for k, v in flat.items():
-        *path, last = k.split(".")
-        node = out
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = v
-    return out
 
 
 if __name__ == "__main__":
