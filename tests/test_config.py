@@ -75,3 +75,12 @@ def test_seed_preset_is_valid_and_differs_from_the_defaults():
     assert "model.family=seed" in args and "train.loss=wgan-clip" in args and "model.z_dim=2" in args
     assert len(args) == 2 * sum(1 for a in args if a == "-S")
     assert PRESETS["seed"]["train.steps"] == 3000
+
+
+def test_exponent_floats_written_by_dvc_set_param_are_numbers():
+    # `dvc exp run -S train.lr=1e-5` writes `lr: 1e-05`, which PyYAML reads as a string
+    raw = yaml.safe_load("train: {lr: 1e-05}")
+    assert raw["train"]["lr"] == "1e-05"
+    assert from_dict(raw).train.lr == 1e-5
+    with pytest.raises(ConfigError, match="train.steps: expected an integer, got '1e3'"):
+        from_dict({"train": {"steps": "1e3"}})
