@@ -12,11 +12,9 @@ import csv
 import io
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import classifier as clf
 from . import plots
@@ -26,20 +24,10 @@ from .data.prepare import Processed
 from .data.smiles import tokenize
 from .fsutil import DataError, save_figure, write_json, write_text
 from .metrics import digits as dm
+from .metrics import timed
 from .metrics import smiles as sm
 from .models import MNIST, SMILES
 from .training import TASKS, generate, load_generator, pick_device
-
-
-def _timed(timings: dict, key: str):
-    class _T:
-        def __enter__(self):
-            self.t = time.perf_counter()
-
-        def __exit__(self, *a):
-            timings[key] = timings.get(key, 0.0) + time.perf_counter() - self.t
-
-    return _T()
 
 
 def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluate"),
@@ -63,7 +51,7 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
     # ---------------------------------------------------------------- digits
     # random order: the score's splits must not follow the class-sorted data (or the class cycle)
     heldout = data.heldout_images[rng.permutation(len(data.heldout_images))].astype(np.float32) / 255.0
-    with _timed(timings, "classifier_features"):
+    with timed(timings, "classifier_features"):
         ho_probs, ho_feats = clf.predict(net, heldout)
         _, tr_feats = clf.predict(net, data.train_images[: 5 * len(heldout)].astype(np.float32) / 255.0)
     ho_score, _ = dm.classifier_score(ho_probs)
@@ -72,12 +60,12 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
     ref["digits_frechet_floor"] = dm.frechet_distance(tr_feats, ho_feats)
     digit_images = None
     if MNIST in trained:
-        with _timed(timings, "generate_digits"):
+        with timed(timings, "generate_digits"):
             canv, classes = generate(G, mcfg, MNIST, e.n_samples, cfg.seed, device)
             order = rng.permutation(len(canv))
             canv, classes = canv[order], classes[order]
             digit_images = cv.from_canvas(canv, data.mode)
-        with _timed(timings, "digit_metrics"):
+        with timed(timings, "digit_metrics"):
             probs, feats = clf.predict(net, digit_images)
             dmet = dm.digit_metrics(probs, feats, ho_feats,
                                     classes if mcfg.conditioning == "task+class" else None)
@@ -94,7 +82,7 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
     tr_round = data.vocab.decode(data.vocab.one_hot(data.vocab.encode(data.smiles_train, L)))
     ref["smiles_train_validity"] = sm.validity(tr_round)
     lengths = [len(tokenize(s, data.vocab.halogen_tokens)) for s in data.smiles_train]
-    with _timed(timings, "reference_samplers"):
+    with timed(timings, "reference_samplers"):
         rand = _random_symbols(data, lengths, e.n_samples, rng)
         rmet, _ = sm.smiles_metrics(rand, train_can, ho_valid, e.fcd, e.fcd_max)
         ref.update({f"smiles_random_{k}": v for k, v in rmet.items() if k != "n"})
@@ -103,12 +91,12 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/evaluat
         ref.update({f"smiles_trainset_{k}": v for k, v in tmet.items() if k != "n"})
     rows = []
     if SMILES in trained:
-        with _timed(timings, "generate_smiles"):
+        with timed(timings, "generate_smiles"):
             canv, _ = generate(G, mcfg, SMILES, e.n_samples, cfg.seed + 1, device)
             idx = canv.argmax(-1)
             smiles = data.vocab.decode(idx)
         smet, can = sm.smiles_metrics(smiles, train_can, ho_valid, e.fcd, e.fcd_max, timings)
-        with _timed(timings, "collapse"):
+        with timed(timings, "collapse"):
             smet.update(sm.collapse(idx, data.vocab.pad, e.collapse_top_share, e.collapse_pad_share))
         metrics["smiles"] = smet
         rows = [(s, c is not None, c or "", bool(c and c not in train_can)) for s, c in zip(smiles, can)]

@@ -13,6 +13,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from ..data.smiles import PAD, mol_from
+from . import timed
 
 
 def canonical(smiles: list[str]) -> list[str | None]:
@@ -112,34 +113,21 @@ def _longest_run(row: np.ndarray) -> int:
 def smiles_metrics(smiles: list[str], train_canonical: set[str], ref_valid: list[str] | None,
                    fcd: bool, fcd_max: int, timings: dict | None = None) -> tuple[dict, list[str | None]]:
     """All MOSES-style metrics of one sample list; returns (metrics, canonical-or-None per sample)."""
-    import time
-
-    t = time.perf_counter()
-    can = canonical(smiles)
-    valid = [c for c in can if c is not None]
-    _tick(timings, "validity", t)
-    t = time.perf_counter()
-    m = {
-        "n": len(smiles),
-        "validity": len(valid) / max(1, len(smiles)),
-        "unique_at_1000": fraction_unique(valid, 1000),
-        "unique": fraction_unique(valid),
-        "novelty": novelty(valid, train_canonical),
-    }
-    _tick(timings, "uniqueness_novelty", t)
-    t = time.perf_counter()
-    m["int_div"] = internal_diversity(valid)
-    _tick(timings, "internal_diversity", t)
+    with timed(timings, "validity"):
+        can = canonical(smiles)
+        valid = [c for c in can if c is not None]
+    with timed(timings, "uniqueness_novelty"):
+        m = {
+            "n": len(smiles),
+            "validity": len(valid) / max(1, len(smiles)),
+            "unique_at_1000": fraction_unique(valid, 1000),
+            "unique": fraction_unique(valid),
+            "novelty": novelty(valid, train_canonical),
+        }
+    with timed(timings, "internal_diversity"):
+        m["int_div"] = internal_diversity(valid)
     if fcd and ref_valid is not None:
-        t = time.perf_counter()
-        m["fcd"] = fcd_score(valid, ref_valid, fcd_max)
-        m["fcd_n"] = min(len(valid), fcd_max)
-        _tick(timings, "fcd", t)
+        with timed(timings, "fcd"):
+            m["fcd"] = fcd_score(valid, ref_valid, fcd_max)
+            m["fcd_n"] = min(len(valid), fcd_max)
     return m, can
-
-
-def _tick(timings, key, t0):
-    import time
-
-    if timings is not None:
-        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
