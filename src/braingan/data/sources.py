@@ -88,9 +88,7 @@ def _as_digits(x: np.ndarray, where) -> np.ndarray:
 
 
 def read_idx(path) -> np.ndarray:
-    raw = Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = _gunzip(Path(path).read_bytes(), path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
         raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
@@ -99,6 +97,15 @@ def read_idx(path) -> np.ndarray:
     if data.size != int(np.prod(dims)):
         raise DataError(f"{path}: IDX header says {dims} but holds {data.size} values (truncated?)")
     return data.reshape(dims)
+
+
+def _gunzip(raw: bytes, path) -> bytes:
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: starts like a gzip file but cannot be decompressed ({e})") from None
 
 
 def _load_idx_set(paths: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -165,9 +172,7 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
     suffix = path.suffix.lower() if path.suffix.lower() != ".gz" else Path(path.stem).suffix.lower()
     if suffix not in (".csv", ".smi", ".txt", ".tsv"):
         raise DataError(f"{path}: unknown file type '{suffix or '(none)'}'; allowed: .csv (column '{column}'), .smi, .txt")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = _gunzip(path.read_bytes(), path)
     out = SmilesRead([], str(path), sha256_file(path))
     good_lines = []
     for i, line in enumerate(raw.splitlines(), 1):
