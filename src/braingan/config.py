@@ -137,8 +137,12 @@ class Config:
     def digest(self, *sections: str) -> str:
         """Stable hash of some sections (what a checkpoint must match to be resumed)."""
         d = self.to_dict()
-        sub = {s: d[s] for s in sections} if sections else d
-        return hashlib.sha256(json.dumps(sub, sort_keys=True).encode()).hexdigest()[:16]
+        return stable_hash({s: d[s] for s in sections} if sections else d)
+
+
+def stable_hash(obj) -> str:
+    """A short hash of JSON-able data that does not depend on key order."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, object]:

@@ -7,9 +7,7 @@ single-task run with the same `train.steps` gets the same number of updates.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import os
 import signal
 import sys
@@ -21,7 +19,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, losses, models, plots
-from .config import Config, ConfigError, dump
+from .config import Config, ConfigError, dump, stable_hash
 from .data import canvas as cv
 from .data.prepare import Processed
 from .fsutil import atomic_path, save_figure, write_json, write_text
@@ -61,7 +59,7 @@ def digest(cfg: Config, data: Processed) -> str:
     train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
     key = {"seed": d["seed"], "model": d["model"], "train": train, "preprocess": d["preprocess"],
            "data": data.meta["input_sha256"], "canvas": data.meta["canvas"]}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return stable_hash(key)
 
 
 class RealData:
@@ -185,7 +183,6 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train")
     torch.set_num_threads(cpu_threads(tc.threads))
     device = pick_device(tc.device)
     torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
     shape = data.shape
     G, D = models.build(cfg.model, shape)
