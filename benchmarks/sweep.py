@@ -2,6 +2,7 @@
 
     python benchmarks/sweep.py train  VARIANTS.yaml --out sweep --parallel 6   # e.g. on a GPU box
     python benchmarks/sweep.py evaluate VARIANTS.yaml --out sweep              # here, logs to MLflow
+    python benchmarks/sweep.py train VARIANTS.yaml --parallel 1 --only a b     # just these, in order
 
 VARIANTS.yaml maps a name to dotted overrides of params.yaml, e.g.
     per-task: {model.activation: per-task}
@@ -57,8 +58,19 @@ def train_one(name: str, overrides: dict, out: Path) -> None:
                                                       "device": training.pick_device(cfg.train.device).type}))
 
 
-def cmd_train(args) -> None:
+def selected(args) -> dict:
+    """The variants named by --only (in that order), or all of them."""
     variants = yaml.safe_load(Path(args.variants).read_text())
+    if not args.only:
+        return variants
+    unknown = [n for n in args.only if n not in variants]
+    if unknown:
+        sys.exit(f"sweep: unknown variant(s) {', '.join(unknown)}; {args.variants} has: {', '.join(variants)}")
+    return {n: variants[n] for n in args.only}
+
+
+def cmd_train(args) -> None:
+    variants = selected(args)
     out = Path(args.out)
     procs, queue = {}, list(variants)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +93,7 @@ def cmd_evaluate(args) -> None:
     from braingan.data.prepare import load_processed
     from braingan.tracking import Run
 
-    variants = yaml.safe_load(Path(args.variants).read_text())
+    variants = selected(args)
     out = Path(args.out)
     rows = []
     for name in variants:
@@ -132,6 +144,7 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="sweep")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", nargs="*", help="variant names to run, in this order (default: all)")
     a = ap.parse_args()
     if a.command == "_one":
         train_one(a.name, yaml.safe_load(Path(a.variants).read_text())[a.name], Path(a.out))

@@ -64,9 +64,10 @@ def make_repo(dest: Path, params: dict) -> Path:
     return dest
 
 
-def dvc(repo: Path, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=run_env(repo), capture_output=True,
-                       text=True, timeout=timeout)
+def dvc(repo: Path, *args, check=True, timeout=900, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`dvc ARGS` in `repo` (run_env, plus `env` on top, e.g. a tracking server's URI)."""
+    p = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**run_env(repo), **(env or {})},
+                       capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
     return p

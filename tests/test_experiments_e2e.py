@@ -1,47 +1,112 @@
-"""End to end: queued experiments in DVC's temporary workspaces land in the main
-workspace's MLflow store; a DVC remote restores a fresh clone so nothing re-runs."""
+"""End to end: queued experiments in DVC's temporary workspaces land in the MLflow store
+(the main workspace's SQLite file, or a team tracking server on PostgreSQL) with nothing
+lost; a DVC remote restores a fresh clone so nothing re-runs."""
+import json
 import subprocess
 import time
 
 import pytest
 
+from braingan import server
 from conftest import dvc, make_repo, run_env, tiny_params
 
 pytestmark = pytest.mark.e2e
 
+# Eight distinct variants (the load of issue 7): every one must land complete.
+VARIANTS = {"q-sigmoid": "model.activation=sigmoid", "q-softmax": "model.activation=softmax",
+            "q-mnist": "train.tasks=mnist", "q-smiles": "train.tasks=smiles",
+            "q-class": "model.conditioning=task+class", "q-z4": "model.z_dim=4",
+            "q-clip": "train.loss=wgan-clip", "q-lr": "train.lr=0.0003"}
 
-def test_queued_experiments_land_in_the_main_store(tmp_path):
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory):
+    """A throw-away PostgreSQL cluster on loopback and an `mlflow server` on it with a
+    served artifact root, both removed afterwards."""
+    if not (server.pg_bin("initdb") and server.pg_bin("pg_ctl")):
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed and could not be: "
+                    ".ci/run installs Debian's `postgresql` with apt-get, which needs root and the Debian mirror")
+    arts = tmp_path_factory.mktemp("team") / "artifacts"
+    with server.postgres_cluster() as backend, server.mlflow_server(backend, arts) as url:
+        yield {"url": url, "backend": backend, "artifacts": arts}
+
+
+def _store(kind, repo, team_server_factory):
+    if kind == "sqlite":
+        return f"sqlite:///{repo / 'mlflow.db'}", {}
+    url = team_server_factory()["url"]
+    return url, {"MLFLOW_TRACKING_URI": url}
+
+
+def _runs(uri, names):
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(uri)
+    exp = c.get_experiment_by_name("braingan")
+    runs = c.search_runs([exp.experiment_id], max_results=1000)
+    mine = [r for r in runs if r.data.tags.get("dvc.exp_name") in names]
+    return c, mine, runs
+
+
+def test_pipeline_logs_to_the_team_server(tmp_path, team_server):
+    """`dvc repro` with MLFLOW_TRACKING_URI set: params, curves, pictures and models go to
+    the server; the runs are rows in PostgreSQL and the files lie in the served root."""
+    import psycopg
+
     r = make_repo(tmp_path / "repo", tiny_params())
-    dvc(r, "repro")
-    variants = {"q-sigmoid": "model.activation=sigmoid", "q-mnist": "train.tasks=mnist",
-                "q-smiles": "train.tasks=smiles"}
-    for name, setting in variants.items():
-        dvc(r, "exp", "run", "--queue", "-n", name, "-S", setting)
+    dvc(r, "repro", env={"MLFLOW_TRACKING_URI": team_server["url"]})
+    assert not (r / "mlflow.db").exists() and not (r / "mlartifacts").exists()
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(team_server["url"])
+    run_id = json.loads((r / "results/train/mlflow.json").read_text())["run_id"]
+    run = c.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["model.family"] == "resnet"
+    assert [m.step for m in c.get_metric_history(run_id, "train.g_loss_mnist")] == [2, 4, 6]
+    assert {f.path for f in c.list_artifacts(run_id, "train")} >= {"train/generator.pt"}
+    assert c.list_artifacts(run_id, "evaluate")
+    assert list(team_server["artifacts"].rglob("generator.pt")), "artifacts not in the served root"
+    children = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    assert len(children) == 1 and children[0].info.status == "FINISHED"
+    with psycopg.connect(team_server["backend"]) as db:
+        assert db.execute("select status from runs where run_uuid = %s", (run_id,)).fetchone() == ("FINISHED",)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "server"])
+def test_eight_queued_experiments_land_complete(tmp_path, store, request):
+    """`dvc exp run --queue` x 8, `dvc queue start -j 2`: all land FINISHED in the store,
+    tagged with their experiment names, with every logged metric point and their pictures."""
+    r = make_repo(tmp_path / "repo", tiny_params())
+    uri, env = _store(store, r, lambda: request.getfixturevalue("team_server"))
+    dvc(r, "repro", env=env)
+    for name, setting in VARIANTS.items():
+        dvc(r, "exp", "run", "--queue", "-n", name, "-S", setting, env=env)
     t0 = time.time()
-    dvc(r, "queue", "start", "-j", "2")
-    while time.time() - t0 < 900:
-        status = dvc(r, "queue", "status").stdout
+    dvc(r, "queue", "start", "-j", "2", env=env)
+    while time.time() - t0 < 1200:
+        status = dvc(r, "queue", "status", env=env).stdout
         if not any(w in status for w in ("Queued", "Running")):
             break
         time.sleep(3)
-    print(f"3 queued experiments with -j 2: {time.time() - t0:.0f} s")
+    print(f"8 queued experiments with -j 2 ({store}): {time.time() - t0:.0f} s")
     assert "Failed" not in status, status + "\n" + "\n".join(
-        dvc(r, "queue", "logs", n, check=False).stdout[-3000:] for n in variants)
+        dvc(r, "queue", "logs", n, check=False).stdout[-3000:] for n in VARIANTS)
 
-    from mlflow.tracking import MlflowClient
-
-    c = MlflowClient(f"sqlite:///{r / 'mlflow.db'}")
-    exp = c.get_experiment_by_name("braingan")
-    runs = c.search_runs([exp.experiment_id], max_results=1000)
+    c, mine, runs = _runs(uri, set(VARIANTS))
     assert not [x for x in runs if x.info.status == "RUNNING"]
-    train_runs = {x.data.tags.get("dvc.exp_name"): x for x in runs if "mlflow.parentRunId" not in x.data.tags}
-    for name in variants:
-        run = train_runs[name]
-        assert run.info.status == "FINISHED"
-        assert "eval.n_samples" in run.data.metrics  # evaluation landed on it too
-        assert c.get_metric_history(run.info.run_id, "train.g_loss_" + ("smiles" if "smiles" in name else "mnist"))
-        assert c.list_artifacts(run.info.run_id, "evaluate")
-    assert train_runs["q-sigmoid"].data.params["model.activation"] == "sigmoid"
+    train = {x.data.tags["dvc.exp_name"]: x for x in mine if "mlflow.parentRunId" not in x.data.tags}
+    assert set(train) == set(VARIANTS)
+    for name, run in train.items():
+        assert run.info.status == "FINISHED", name
+        tasks = {"q-mnist": ["mnist"], "q-smiles": ["smiles"]}.get(name, ["mnist", "smiles"])
+        for t in tasks:  # every logged point: steps 2, 4, 6 of 6 (log_every 2)
+            assert [m.step for m in c.get_metric_history(run.info.run_id, f"train.g_loss_{t}")] == [2, 4, 6], name
+        assert "eval.n_samples" in run.data.metrics  # the evaluation landed on it too
+        assert c.list_artifacts(run.info.run_id, "evaluate"), name
+        kids = [x for x in mine if x.data.tags.get("mlflow.parentRunId") == run.info.run_id]
+        assert len(kids) == 1 and kids[0].info.status == "FINISHED", name
+    key, value = VARIANTS["q-sigmoid"].split("=")
+    assert train["q-sigmoid"].data.params[key] == value
     assert not list((r / ".dvc/tmp/exps").glob("**/mlflow.db")), "a run logged into a temporary workspace"
 
 

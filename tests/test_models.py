@@ -30,6 +30,16 @@ def test_output_shapes_for_both_tasks(family, activation, conditioning, shape):
         assert ("class" in out) == (conditioning == "task+class")
 
 
+def test_gumbel_straight_through_gives_one_hot_smiles_rows_and_soft_gradients():
+    logits = torch.randn(4, 6, 5, requires_grad=True)
+    t = torch.tensor([models.SMILES, models.SMILES, models.MNIST, models.MNIST])
+    x = models.activate(logits, t, "per-task", gumbel_tau=1.0)
+    assert set(x[:2].unique().tolist()) == {0.0, 1.0} and (x[:2].sum(-1) == 1).all()
+    torch.testing.assert_close(x[2:], logits[2:].sigmoid())  # digits untouched
+    (x[:2] * torch.randn_like(x[:2])).sum().backward()
+    assert logits.grad[:2].abs().sum() > 0  # the straight-through estimator passes a gradient
+
+
 def test_seed_generator_is_under_5000_parameters_at_the_seed_shapes():
     G, _ = models.build(Model(family="seed", z_dim=2, dropout=0.4), (116, 25))
     n = models.n_params(G)

@@ -77,6 +77,9 @@ class Model:
     dim: int = num(32, 4)  # resnet width
     blocks: int = num(2, 1)  # resnet residual blocks
     dropout: float = num(0.0, 0.0, 0.9)  # seed family only (2018: 0.4)
+    # > 0: while training, SMILES rows are straight-through Gumbel-softmax samples at this
+    # temperature (hard one-hot forward, soft gradient) instead of softmax rows; an ablation.
+    gumbel_tau: float = num(0.0, 0.0)
 
 
 @dataclass

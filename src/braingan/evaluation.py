@@ -27,6 +27,7 @@ from .metrics import digits as dm
 from .metrics import timed
 from .metrics import smiles as sm
 from .models import MNIST, SMILES
+from .tracking import context_tags
 from .training import TASKS, generate, load_generator, pick_device
 
 
@@ -159,7 +160,7 @@ def _log(tracker, cfg: Config, metrics: dict, out: Path, train_run: Path) -> Non
                for k, v in flatten(metrics).items() if isinstance(v, (int, float))}
     tracker.start(name=f"evaluate-{cfg.digest('evaluate')[:8]}",
                   params={f"evaluate.{k}": v for k, v in flatten(cfg.to_dict()["evaluate"]).items()},
-                  tags={"braingan.stage": "evaluate"}, parent=parent)
+                  tags={"braingan.stage": "evaluate", **context_tags()}, parent=parent)
     try:
         tracker.log_metrics(numeric, flush=True)
         for f in ("metrics.json", "digits.png", "molecules.png", "smiles.csv", "timings.json"):

@@ -46,15 +46,20 @@ def condition(task: torch.Tensor, cls: torch.Tensor | None, conditioning: str) -
     return torch.cat(c, 1)
 
 
-def activate(logits: torch.Tensor, task: torch.Tensor, activation: str) -> torch.Tensor:
+def activate(logits: torch.Tensor, task: torch.Tensor, activation: str, gumbel_tau: float = 0.0) -> torch.Tensor:
     """softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
-    per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits."""
-    if activation == "softmax":
-        return logits.softmax(-1)
+    per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits.
+    gumbel_tau > 0 (training only): SMILES samples' softmax rows become straight-through
+    Gumbel-softmax one-hots, so the critic cannot tell fakes by their softness."""
     if activation == "sigmoid":
         return logits.sigmoid()
-    is_digit = (task == MNIST)[:, None, None]
-    return torch.where(is_digit, logits.sigmoid(), logits.softmax(-1))
+    rows = logits.softmax(-1)
+    is_smiles = (task == SMILES)[:, None, None]
+    if gumbel_tau > 0:
+        rows = torch.where(is_smiles, F.gumbel_softmax(logits, tau=gumbel_tau, hard=True), rows)
+    if activation == "softmax":
+        return rows
+    return torch.where(is_smiles, rows, logits.sigmoid())
 
 
 class Critic(nn.Module):

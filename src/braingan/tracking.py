@@ -74,6 +74,15 @@ def git_commit(cwd=None) -> str:
         return ""
 
 
+def context_tags() -> dict:
+    """Where a run comes from: the git commit and, inside `dvc exp run`, the experiment name."""
+    commit = git_commit()
+    tags = {"mlflow.source.git.commit": commit, "git.commit": commit}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    return tags
+
+
 class Run:
     """A handle on one MLflow run; all writes batched and retried."""
 

@@ -24,7 +24,7 @@ from .data import canvas as cv
 from .data.prepare import Processed
 from .fsutil import atomic_path, save_figure, write_json, write_text
 from .models import MNIST, SMILES
-from .tracking import EXPERIMENT, git_commit, redact
+from .tracking import EXPERIMENT, context_tags, redact
 
 TASK_NAMES = {MNIST: "mnist", SMILES: "smiles"}
 TASKS = {"both": [MNIST, SMILES], "mnist": [MNIST], "smiles": [SMILES]}
@@ -84,7 +84,8 @@ def fake_batch(G, mcfg, task: int, n: int, gen: torch.Generator, device, cls=Non
                else torch.full((n,), -1, dtype=torch.long)).to(device)
     z = torch.randn(n, mcfg.z_dim, generator=gen).to(device)
     logits = G(z, models.condition(t, cls, mcfg.conditioning))
-    return models.activate(logits, t, mcfg.activation), t, cls
+    tau = mcfg.gumbel_tau if G.training else 0.0  # samples for evaluation stay argmax-decoded rows
+    return models.activate(logits, t, mcfg.activation, tau), t, cls
 
 
 def train_critic(G, D, opt_d, loss, real, real_cls, task, cfg: Config, gen) -> dict:
@@ -282,11 +283,7 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train")
 
 
 def _tags(data: Processed) -> dict:
-    tags = {"mlflow.source.git.commit": git_commit(), "git.commit": git_commit(),
-            **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()}}
-    if os.environ.get("DVC_EXP_NAME"):
-        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
-    return tags
+    return {**context_tags(), **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()}}
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
