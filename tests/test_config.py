@@ -17,7 +17,7 @@ def _with(**kv):
 @pytest.mark.parametrize("raw, message", [
     (_with(model__activation="foo"), "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
     (_with(model__family="gpt"), "model.family: 'gpt' is not allowed; allowed values: seed, resnet"),
-    (_with(train__loss="hinge"), "train.loss: 'hinge' is not allowed; allowed values: wgan-clip, wgan-gp"),
+    (_with(train__loss="hinge"), "train.loss: 'hinge' is not allowed; allowed values: wgan-clip, wgan-gp, ns-r1"),
     (_with(train__steps="100"), "train.steps: expected an integer, got '100'"),
     (_with(train__steps=0), "train.steps: 0 is too small; allowed: >= 1"),
     (_with(train__lr="fast"), "train.lr: expected a number, got 'fast'"),

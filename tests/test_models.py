@@ -1,4 +1,6 @@
 """Model shapes, the seed's size, the gradient penalty and weight clipping."""
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -74,6 +76,21 @@ def test_gradient_penalty_of_a_critic_with_gradient_norm_3_is_4():
     with torch.no_grad():
         c.w.mul_(3)
     assert losses.gradient_penalty(c, torch.randn(8, 30), torch.randn(8, 30)).item() == pytest.approx(4.0, rel=1e-5)
+
+
+def test_r1_penalty_of_a_critic_with_gradient_norm_3_is_9():
+    c = _Linear(30)
+    with torch.no_grad():
+        c.w.mul_(3)
+    assert losses.r1_penalty(c, torch.randn(8, 30)).item() == pytest.approx(9.0, rel=1e-5)
+
+
+def test_non_saturating_loss_at_an_undecided_critic_is_2_ln_2():
+    ns = losses.build(Train(loss="ns-r1"))
+    zero = torch.zeros(4)
+    assert ns.critic_adv(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert ns.generator_adv(zero).item() == pytest.approx(math.log(2))
+    assert ns.generator_adv(torch.full((4,), 20.0)).item() < 1e-8  # a fooled critic: no loss
 
 
 def test_clipping_bounds_every_critic_weight():

@@ -29,7 +29,7 @@ def _train(tmp: Path, data, **over):
         return m, list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("family, loss", [("resnet", "wgan-gp"), ("seed", "wgan-clip")])
+@pytest.mark.parametrize("family, loss", [("resnet", "wgan-gp"), ("seed", "wgan-clip"), ("resnet", "ns-r1")])
 def test_same_params_give_the_same_losses(tmp_path, data, family, loss):
     _, h1 = _train(tmp_path / "a", data, **{"model.family": family, "train.loss": loss})
     _, h2 = _train(tmp_path / "b", data, **{"model.family": family, "train.loss": loss})

@@ -84,7 +84,7 @@ class Model:
 
 @dataclass
 class Train:
-    loss: str = choice("wgan-gp", "wgan-clip", "wgan-gp")
+    loss: str = choice("wgan-gp", "wgan-clip", "wgan-gp", "ns-r1")
     tasks: str = choice("both", "both", "mnist", "smiles")
     steps: int = num(4000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
@@ -93,7 +93,7 @@ class Train:
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
     clip: float = num(0.01, 0.0)  # wgan-clip weight clipping
-    gp_lambda: float = num(10.0, 0.0)  # wgan-gp penalty weight
+    gp_lambda: float = num(10.0, 0.0)  # penalty weight: wgan-gp lambda, ns-r1 gamma
     critic_task_on: str = choice("real", "real", "real+fake")
     gen_task_weight: float = num(0.1, 0.0)
     log_every: int = num(10, 1)

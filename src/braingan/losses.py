@@ -1,5 +1,6 @@
-"""Adversarial losses by name (`train.loss`): Wasserstein with weight clipping (the seed's)
-or with a gradient penalty. Both add the auxiliary task (and class) cross-entropies.
+"""Adversarial losses by name (`train.loss`): Wasserstein with weight clipping (the seed's),
+Wasserstein with a gradient penalty, and the non-saturating logistic loss with the R1
+penalty. All add the auxiliary task (and class) cross-entropies.
 """
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
+def r1_penalty(critic, real: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x score(x)||_2^2] on real samples (Mescheder et al. 2018), score head only."""
+    x = real.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x)["score"].sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 def aux_loss(out: dict, task: torch.Tensor, cls: torch.Tensor | None) -> torch.Tensor:
     """Task cross-entropy, plus class cross-entropy on digit samples when the critic has a class head."""
     loss = F.cross_entropy(out["task"], task)
@@ -39,15 +47,21 @@ class WGAN:
     def __init__(self, train_cfg):
         self.cfg = train_cfg
 
+    def critic_adv(self, s_real, s_fake):
+        return s_fake.mean() - s_real.mean()
+
+    def generator_adv(self, s_fake):
+        return -s_fake.mean()
+
     def critic_loss(self, critic, real, fake, task, cls) -> tuple[torch.Tensor, dict]:
         out_r, out_f = critic(real), critic(fake)
-        wdist = out_r["score"].mean() - out_f["score"].mean()
         aux = aux_loss(out_r, task, cls)
         if self.cfg.critic_task_on == "real+fake":
             aux = aux + aux_loss(out_f, task, cls)
         extra, logs = self.regulariser(critic, real, fake)
-        logs.update(wdist=wdist.item(), critic_aux=aux.item())
-        return -wdist + aux + extra, logs
+        # `wdist` (mean real score - mean fake score) is logged for every loss: the curve to watch
+        logs.update(wdist=(out_r["score"].mean() - out_f["score"].mean()).item(), critic_aux=aux.item())
+        return self.critic_adv(out_r["score"], out_f["score"]) + aux + extra, logs
 
     def regulariser(self, critic, real, fake):
         return torch.zeros((), device=real.device), {}
@@ -57,7 +71,7 @@ class WGAN:
 
     def generator_loss(self, critic, fake, task, cls) -> tuple[torch.Tensor, dict]:
         out = critic(fake)
-        adv = -out["score"].mean()
+        adv = self.generator_adv(out["score"])
         aux = aux_loss(out, task, cls)
         return adv + self.cfg.gen_task_weight * aux, {"g_adv": adv.item(), "g_aux": aux.item()}
 
@@ -80,7 +94,24 @@ class WGANGP(WGAN):
         return self.cfg.gp_lambda * gp, {"gp": gp.item()}
 
 
-LOSSES = {"wgan-clip": WGANClip, "wgan-gp": WGANGP}
+class NSR1(WGAN):
+    """Non-saturating logistic loss (critic: softplus(-D(real)) + softplus(D(fake));
+    generator: softplus(-D(fake))) with gp_lambda/2 * R1 on real samples; meant for n_critic 1."""
+
+    name = "ns-r1"
+
+    def critic_adv(self, s_real, s_fake):
+        return F.softplus(-s_real).mean() + F.softplus(s_fake).mean()
+
+    def generator_adv(self, s_fake):
+        return F.softplus(-s_fake).mean()
+
+    def regulariser(self, critic, real, fake):
+        r1 = r1_penalty(critic, real)
+        return 0.5 * self.cfg.gp_lambda * r1, {"r1": r1.item()}
+
+
+LOSSES = {"wgan-clip": WGANClip, "wgan-gp": WGANGP, "ns-r1": NSR1}
 
 
 def build(train_cfg) -> WGAN:

@@ -92,13 +92,19 @@ class Run:
         self.run_id = run_id
         self.uri = tracking_uri()
         self._pending: list = []
+        self._client = None
         if self.enabled:
             _check_reachable(self.uri)
-            import mlflow
+
+    @property
+    def client(self):
+        """Made on first use: opening a SQLite store creates the file, and a stage that stops
+        on bad input before logging anything must leave nothing behind."""
+        if self._client is None:
             from mlflow.tracking import MlflowClient
 
-            self._mlflow = mlflow
-            self.client = MlflowClient(self.uri)
+            self._client = MlflowClient(self.uri)
+        return self._client
 
     # ------------------------------------------------------------ lifecycle
     def experiment_id(self) -> str:

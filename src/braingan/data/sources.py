@@ -183,7 +183,8 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
             if len(out.skipped_examples) < 5:
                 out.skipped_examples.append(f"line {i}: bytes that are not UTF-8")
     if not any(l.strip() for l in good_lines):
-        raise DataError(f"{path}: holds no SMILES (empty file)")
+        what = f"{out.undecodable} lines, none valid UTF-8" if out.undecodable else "empty file"
+        raise DataError(f"{path}: holds no SMILES ({what})")
     if suffix in (".csv", ".tsv"):
         delim = "\t" if suffix == ".tsv" else ","
         reader = csv.reader(io.StringIO("\n".join(good_lines)), delimiter=delim)
