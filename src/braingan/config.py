@@ -72,14 +72,14 @@ class Preprocess:
 class Model:
     family: str = choice("resnet", "seed", "resnet")
     activation: str = choice("per-task", "softmax", "sigmoid", "per-task")
-    conditioning: str = choice("task", "task", "task+class")
+    conditioning: str = choice("task+class", "task", "task+class")
     z_dim: int = num(64, 1)
     dim: int = num(32, 4)  # resnet width
     blocks: int = num(2, 1)  # resnet residual blocks
     dropout: float = num(0.0, 0.0, 0.9)  # seed family only (2018: 0.4)
     # > 0: while training, SMILES rows are straight-through Gumbel-softmax samples at this
-    # temperature (hard one-hot forward, soft gradient) instead of softmax rows; an ablation.
-    gumbel_tau: float = num(0.0, 0.0)
+    # temperature (hard one-hot forward, soft gradient) instead of softmax rows; 0: softmax rows.
+    gumbel_tau: float = num(1.0, 0.0)
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Train:
     steps: int = num(4000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
     n_critic: int = num(5, 1)
-    lr: float = num(1e-4, 0.0)
+    lr: float = num(3e-4, 0.0)
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
     clip: float = num(0.01, 0.0)  # wgan-clip weight clipping

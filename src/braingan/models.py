@@ -55,7 +55,7 @@ def activate(logits: torch.Tensor, task: torch.Tensor, activation: str, gumbel_t
         return logits.sigmoid()
     rows = logits.softmax(-1)
     is_smiles = (task == SMILES)[:, None, None]
-    if gumbel_tau > 0:
+    if gumbel_tau > 0 and is_smiles.any():  # batches hold one task: no noise drawn for digits
         rows = torch.where(is_smiles, F.gumbel_softmax(logits, tau=gumbel_tau, hard=True), rows)
     if activation == "softmax":
         return rows

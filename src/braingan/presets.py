@@ -23,7 +23,7 @@ PRESETS = {
         "preprocess.dedupe": False, "preprocess.halogen_tokens": False, "preprocess.extra_pad": 11,
         "preprocess.canvas": "resize", "preprocess.max_digits": 556,
         "model.family": "seed", "model.activation": "softmax", "model.conditioning": "task",
-        "model.z_dim": 2, "model.dropout": 0.4,
+        "model.z_dim": 2, "model.dropout": 0.4, "model.gumbel_tau": 0.0,
         "train.loss": "wgan-clip", "train.clip": 0.01, "train.n_critic": 5, "train.batch_size": 32,
         "train.lr": 1e-5, "train.beta1": 0.5, "train.beta2": 0.9, "train.tasks": "both",
         "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0, "train.steps": 3000,
