@@ -89,7 +89,7 @@ class Train:
     steps: int = num(4000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
     n_critic: int = num(5, 1)
-    lr: float = num(3e-4, 0.0)
+    lr: float = num(6e-4, 0.0)
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
     clip: float = num(0.01, 0.0)  # wgan-clip weight clipping
