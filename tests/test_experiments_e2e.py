@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 # Eight distinct variants (the load of issue 7): every one must land complete.
 VARIANTS = {"q-sigmoid": "model.activation=sigmoid", "q-softmax": "model.activation=softmax",
             "q-mnist": "train.tasks=mnist", "q-smiles": "train.tasks=smiles",
-            "q-class": "model.conditioning=task+class", "q-z4": "model.z_dim=4",
+            "q-task": "model.conditioning=task", "q-z4": "model.z_dim=4",
             "q-clip": "train.loss=wgan-clip", "q-lr": "train.lr=0.0003"}
 
 
