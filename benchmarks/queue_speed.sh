@@ -7,10 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY="$ROOT/.venv/bin/python"
 V="model.activation=sigmoid model.activation=softmax train.tasks=mnist train.tasks=smiles
-   model.conditioning=task model.z_dim=4 train.loss=wgan-clip train.lr=0.0003"
+   model.conditioning=task model.z_dim=4 train.loss=wgan-clip train.lr_g=0.0003"
 for mode in seq queue; do
   d=$(mktemp -d "/tmp/braingan-queue-$mode-XXXX")
-  (cd "$ROOT/tests" && "$PY" -c "import sys; from pathlib import Path; from conftest import make_repo, tiny_params; make_repo(Path(sys.argv[1]), tiny_params())" "$d")
+  (cd "$ROOT/tests" && "$PY" -c "import sys; from pathlib import Path; from helpers import make_repo, tiny_params; make_repo(Path(sys.argv[1]), tiny_params())" "$d")
   cd "$d"
   export PATH="$ROOT/.venv/bin:$PATH" PYTHONPATH="$d/src"
   dvc repro -q >/dev/null 2>&1

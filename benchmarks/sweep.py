@@ -1,20 +1,20 @@
-"""Train and evaluate many configurations side by side (the search of issue 6).
+"""Train and evaluate many configurations side by side, each logged to the MLflow store
+like a pipeline run (training run + evaluation child run), tagged with the search's name.
 
-    python benchmarks/sweep.py train  VARIANTS.yaml --out sweep --parallel 6   # e.g. on a GPU box
-    python benchmarks/sweep.py evaluate VARIANTS.yaml --out sweep              # here, logs to MLflow
-    python benchmarks/sweep.py train VARIANTS.yaml --parallel 1 --only a b     # just these, in order
+    python benchmarks/sweep.py VARIANTS.yaml --search lr --parallel 2      # all rows, two at a time
+    python benchmarks/sweep.py VARIANTS.yaml --search lr --only a b        # just these, in order
 
 VARIANTS.yaml maps a name to dotted overrides of params.yaml, e.g.
-    per-task: {model.activation: per-task}
-`train` needs only torch (+ RDKit for variants that change `preprocess`); MLflow
-is off there, so `evaluate` imports each finished training into the MLflow store (params,
-the loss history, the generator) and evaluates it as a child run, like the pipeline does.
-A summary table is printed and written to <out>/summary.md.
+    selfies: {preprocess.encoding: selfies, train.steps: 6000}
+Each row runs in its own process with cores // parallel threads, in sweep/<name>/ (its own
+preprocessed data when it overrides `preprocess.*` or `seed`). The workspace's
+`models/classifier.pt` is the instrument. A summary of the headline metrics is printed
+and written to sweep/summary.md; `python -m braingan.compare --filter
+"tags.braingan.search = 'lr'"` compares the runs afterwards.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -27,128 +27,91 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from braingan.config import from_dict, load, override  # noqa: E402
-
-HEADLINE = [("digits", "classifier_score"), ("digits", "frechet_over_floor"), ("digits", "classes_covered"),
-            ("smiles", "validity"), ("smiles", "unique"), ("smiles", "novelty"), ("smiles", "fcd"),
-            ("smiles", "collapsed")]
+from braingan.config import flatten, from_dict, override, read_params  # noqa: E402
 
 
 def variant_cfg(overrides: dict):
-    return from_dict(override(load(ROOT / "params.yaml").to_dict(), overrides))
+    return from_dict(override(read_params(ROOT / "params.yaml"), overrides))
 
 
-def train_one(name: str, overrides: dict, out: Path) -> None:
-    from braingan import training
-    from braingan.data.prepare import load_processed, preprocess
+def run_one(name: str, overrides: dict, out: Path, search: str) -> None:
+    from braingan import evaluation, paths, training
+    from braingan.data import dataset, preprocess
     from braingan.tracking import Run
 
     cfg = variant_cfg(overrides)
     vdir = out / name
-    vdir.mkdir(parents=True, exist_ok=True)
-    (vdir / "params.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    processed = ROOT / "data/processed"
+    processed = ROOT / paths.PROCESSED
     if any(k.startswith("preprocess.") or k == "seed" for k in overrides):
         processed = vdir / "processed"
-        preprocess(cfg, ROOT / "data/raw", processed, vdir / "preprocess")
+        preprocess.run(cfg, ROOT / paths.RAW, processed, vdir / "preprocess")
+    data = dataset.load(processed)
+    tags = {"braingan.search": search, "braingan.sweep": name}
     t0 = time.time()
-    training.run(cfg, load_processed(processed), Run(enabled=False), out=vdir / "train",
-                 model_path=vdir / "generator.pt", ckpt_dir=vdir / "checkpoints")
-    (vdir / "train_done.json").write_text(json.dumps({"wall_s": time.time() - t0, "processed": str(processed),
-                                                      "device": training.pick_device(cfg.train.device).type}))
+    training.run(cfg, data, Run(tags=tags), out=vdir / "train", model_path=vdir / "generator.pt",
+                 ckpt_dir=vdir / "checkpoints", clf_path=ROOT / paths.CLASSIFIER)
+    wall = time.time() - t0
+    m = evaluation.run(cfg, data, Run(tags=tags), out=vdir / "evaluate", gen_path=vdir / "generator.pt",
+                       clf_path=ROOT / paths.CLASSIFIER, train_run=vdir / "train" / "mlflow.json")
+    (vdir / "done.json").write_text(json.dumps({"train_wall_s": wall, "headline": evaluation.headline(m)}))
 
 
-def selected(args) -> dict:
-    """The variants named by --only (in that order), or all of them."""
-    variants = yaml.safe_load(Path(args.variants).read_text())
-    if not args.only:
-        return variants
-    unknown = [n for n in args.only if n not in variants]
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("variants")
+    ap.add_argument("--search", required=True, help="tag braingan.search of every run of this sweep")
+    ap.add_argument("--out", default="sweep")
+    ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--only", nargs="*", help="variant names to run, in this order (default: all)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run this variant in this process
+    a = ap.parse_args()
+    variants = yaml.safe_load(Path(a.variants).read_text())
+    out = Path(a.out)
+    if a.one:  # threads: as many as the parent gave each row, unless the row sets them
+        run_one(a.one, {"train.threads": int(os.environ.get("OMP_NUM_THREADS", "0")), **variants[a.one]}, out, a.search)
+        return
+    names = a.only or list(variants)
+    unknown = [n for n in names if n not in variants]
     if unknown:
-        sys.exit(f"sweep: unknown variant(s) {', '.join(unknown)}; {args.variants} has: {', '.join(variants)}")
-    return {n: variants[n] for n in args.only}
-
-
-def cmd_train(args) -> None:
-    variants = selected(args)
-    out = Path(args.out)
-    procs, queue = {}, list(variants)
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "BRAINGAN_TRACKING": "0", "OMP_NUM_THREADS": str(args.threads)}
+        sys.exit(f"sweep: unknown variant(s) {', '.join(unknown)}; {a.variants} has: {', '.join(variants)}")
+    for n in names:
+        variant_cfg(variants[n])  # every row must validate before anything runs
+    threads = max(1, (os.cpu_count() or 1) // a.parallel)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    queue, procs = list(names), {}
     while queue or procs:
-        while queue and len(procs) < args.parallel:
-            name = queue.pop(0)
-            log = open(out / f"{name}.log", "w")
-            procs[name] = subprocess.Popen([sys.executable, __file__, "_one", args.variants, name, "--out", str(out)],
-                                           stdout=log, stderr=subprocess.STDOUT, env=env)
-        for name, p in list(procs.items()):
+        while queue and len(procs) < a.parallel:
+            n = queue.pop(0)
+            (out / n).mkdir(parents=True, exist_ok=True)
+            log = open(out / n / "log.txt", "w")
+            procs[n] = subprocess.Popen([sys.executable, __file__, a.variants, "--search", a.search, "--out", str(out),
+                                         "--one", n], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        for n, p in list(procs.items()):
             if p.poll() is not None:
-                print(f"{name}: exit {p.returncode}", flush=True)
-                del procs[name]
-        time.sleep(1)
+                print(f"{n}: exit {p.returncode}", flush=True)
+                del procs[n]
+        time.sleep(2)
+    summary(names, variants, out)
 
 
-def cmd_evaluate(args) -> None:
-    from braingan import evaluation
-    from braingan.data.prepare import load_processed
-    from braingan.tracking import Run
+def summary(names, variants, out: Path) -> None:
+    from braingan.evaluation import HEADLINE
 
-    variants = selected(args)
-    out = Path(args.out)
-    rows = []
-    for name in variants:
-        vdir = out / name
-        done = vdir / "train_done.json"
+    cols = [f"headline/{h}" for h in HEADLINE]
+    lines = ["| variant | overrides | train s | " + " | ".join(h for h in HEADLINE) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
+    for n in names:
+        done = out / n / "done.json"
         if not done.exists():
-            print(f"{name}: not trained, skipped", file=sys.stderr)
+            lines.append(f"| {n} | (failed: see {out / n / 'log.txt'}) |")
             continue
-        info = json.loads(done.read_text())
-        cfg = from_dict(yaml.safe_load((vdir / "params.yaml").read_text()))
-        processed = Path(info["processed"])
-        if not processed.exists():  # trained elsewhere: the same relative layout here
-            processed = vdir / "processed" if (vdir / "processed").exists() else ROOT / "data/processed"
-        data = load_processed(processed)
-        run = Run()
-        run.start(name=f"sweep:{name}", params=cfg.flat(),
-                  tags={"braingan.sweep": name, "braingan.trained_on": info["device"],
-                        **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()}})
-        with open(vdir / "train" / "history.csv") as f:
-            for r in csv.DictReader(f):
-                run.log_metrics({f"train.{k}": float(v) for k, v in r.items() if k != "step" and v != ""},
-                                step=int(r["step"]))
-        run.log_metrics({"train.wall_s": info["wall_s"]}, flush=True)
-        run.log_artifact(vdir / "generator.pt", "train")
-        run.end("FINISHED")
-        (vdir / "train" / "mlflow.json").write_text(json.dumps({"run_id": run.run_id}))
-        m = evaluation.run(cfg, data, Run(), out=vdir / "evaluate", gen_path=vdir / "generator.pt",
-                           clf_path=ROOT / "models/classifier.pt", train_run=vdir / "train" / "mlflow.json")
-        rows.append((name, variants[name], info, m))
-    lines = ["| variant | overrides | train s | " + " | ".join(f"{a}.{b}" for a, b in HEADLINE) + " |",
-             "|---|---|---|" + "---|" * len(HEADLINE)]
-    for name, ov, info, m in rows:
-        cells = []
-        for a, b in HEADLINE:
-            v = m.get(a, {}).get(b, "-")
-            cells.append(f"{v:.3f}" if isinstance(v, float) else str(v))
-        lines.append(f"| {name} | {', '.join(f'{k}={v}' for k, v in ov.items())} | {info['wall_s']:.0f} | "
-                     + " | ".join(cells) + " |")
+        d = json.loads(done.read_text())
+        cells = [f"{d['headline'][c]:.3g}" if c in d["headline"] else "-" for c in cols]
+        over = ", ".join(f"{k}={v}" for k, v in flatten(variants[n]).items())
+        lines.append(f"| {n} | {over} | {d['train_wall_s']:.0f} | " + " | ".join(cells) + " |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["train", "evaluate", "_one"])
-    ap.add_argument("variants")
-    ap.add_argument("name", nargs="?")
-    ap.add_argument("--out", default="sweep")
-    ap.add_argument("--parallel", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", nargs="*", help="variant names to run, in this order (default: all)")
-    a = ap.parse_args()
-    if a.command == "_one":
-        train_one(a.name, yaml.safe_load(Path(a.variants).read_text())[a.name], Path(a.out))
-    elif a.command == "train":
-        cmd_train(a)
-    else:
-        cmd_evaluate(a)
+    main()

@@ -1,31 +1,38 @@
-"""Training benchmarks (issue 3). Prints numbers; asserts nothing.
+"""Training speed, in one process, as ratios. Prints numbers; asserts nothing.
 
-    python benchmarks/train_speed.py [--steps 200]
+    python benchmarks/train_speed.py [--steps 60] [--profile]
 
-1. Modern family (params.yaml's model) throughput: FLOPs of one training step counted with
-   torch.utils.flop_counter.FlopCounterMode, times steps/s, divided by the FLOP/s of a large
-   fp32 matmul measured in the same process.
-2. Tracking overhead: the same training with MLflow on (a throw-away SQLite store) and off.
-3. The seed model's steps per second (the 2018 shapes: Stahl canvas 116 x 25).
+1. The default model (params.yaml), same data, same process:
+   - plain: the step as first written -- real, fake and interpolates through the critic in
+     three passes, a host sync (.item()) per logged value, torch's gumbel_softmax;
+   - optimised: the step of training.py -- one concatenated critic pass, logged values kept
+     on the device, uniform-noise Gumbel, the thread setting of training.run;
+   - optimised + `train.compile: true`, where torch.compile works on this machine.
+   For each: steps/s, FLOP/s (FLOPs of one step counted by FlopCounterMode), their ratio to
+   the plain path and to the fp32 matmul rate measured here.
+2. --profile: where the time of an optimised step goes (torch.profiler table).
+3. The seed model's steps/s (the 2018 shapes: Stahl canvas 116 x 25, random canvases).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from braingan import losses, models, training  # noqa: E402
-from braingan.config import Model, Train, load  # noqa: E402
-from braingan.data.prepare import load_processed  # noqa: E402
+from braingan.config import from_dict, override, read_params  # noqa: E402
+from braingan.data import dataset  # noqa: E402
+from braingan.device import cpu_threads  # noqa: E402
+from braingan.sampling import fake_batch  # noqa: E402
 
 
 def matmul_flops(n: int = 2048, reps: int = 10) -> float:
@@ -37,79 +44,111 @@ def matmul_flops(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
-def step_fn(mcfg: Model, tcfg: Train, real: training.RealData, shape):
-    G, D = models.build(mcfg, shape)
-    og = torch.optim.Adam(G.parameters(), tcfg.lr, betas=(tcfg.beta1, tcfg.beta2))
-    od = torch.optim.Adam(D.parameters(), tcfg.lr, betas=(tcfg.beta1, tcfg.beta2))
-    loss, gen = losses.build(tcfg), torch.Generator().manual_seed(0)
-    cfg = type("C", (), {"model": mcfg, "train": tcfg})()
+def plain_step(gan: training.GAN, task: int) -> dict:
+    """The training step before the speed work, kept here as the baseline it is measured against."""
+    c, G, D, loss = gan.cfg, gan.G, gan.D, gan.loss
+    for _ in range(c.train.n_critic):
+        real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
+        with torch.no_grad():
+            t = torch.full((len(real),), task, dtype=torch.long)
+            cls = torch.randint(10, (len(real),), generator=gan.rng) if task == models.MNIST else torch.full((len(real),), -1)
+            z = torch.randn(len(real), c.model.z_dim, generator=gan.rng)
+            logits = G(z, models.condition(t, cls, c.model.conditioning))
+            fake = (F.gumbel_softmax(logits, tau=c.model.gumbel_tau, hard=True) if task == models.SMILES
+                    else logits.sigmoid())
+        out_r, out_f = D(real), D(fake)
+        aux = losses.aux_loss(out_r, t, real_cls)
+        gp = losses.gradient_penalty(D, real, fake)
+        d_loss = out_f["score"].mean() - out_r["score"].mean() + c.train.gp_lambda * gp + aux
+        logs = {"wdist": (out_r["score"].mean() - out_f["score"].mean()).item(), "critic_aux": aux.item(),
+                "gp": gp.item()}
+        gan.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        gan.opt_d.step()
+        logs["d_loss"] = d_loss.item()
+    for p in D.parameters():
+        p.requires_grad_(False)
+    fake, t, cls = fake_batch(G, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=c.model.gumbel_tau)
+    g_loss, g_logs = loss.generator_loss(D, fake, t, cls)
+    gan.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    gan.opt_g.step()
+    for p in D.parameters():
+        p.requires_grad_(True)
+    logs.update({k: v.item() for k, v in g_logs.items()}, g_loss=g_loss.item())
+    return logs
 
-    def step(i: int):
-        task = i % 2
-        for _ in range(tcfg.n_critic):
-            x, c = real.sample(task, tcfg.batch_size, gen)
-            training.train_critic(G, D, od, loss, x, c, task, cfg, gen)
-        training.train_generator(G, D, og, loss, task, cfg, gen, torch.device("cpu"))
 
-    return step
+def optimised_step(gan: training.GAN, task: int) -> dict:
+    for _ in range(gan.cfg.train.n_critic):
+        logs = training.train_critic(gan, task)
+    logs.update(training.train_generator(gan, task))
+    return logs
 
 
-def steps_per_s(step, n: int) -> float:
-    for i in range(3):
-        step(i)
+def measure(name, gan, step, n, peak, plain_sps=None):
+    for i in range(3):  # warm-up (and compilation)
+        step(gan, i % 2)
+    with FlopCounterMode(display=False) as fc:
+        step(gan, 0)
+        step(gan, 1)
+    flops = fc.get_total_flops() / 2
     t = time.perf_counter()
     for i in range(n):
-        step(i)
-    return n / (time.perf_counter() - t)
+        logs = step(gan, i % 2)
+        if i % 10 == 9:
+            {k: float(v) for k, v in logs.items()}  # what training reads every log_every steps
+    sps = n / (time.perf_counter() - t)
+    vs = f", {sps / plain_sps:.2f}x the plain path" if plain_sps else ""
+    print(f"  {name:24s} {sps:6.2f} steps/s  {flops * sps / 1e9:6.1f} GFLOP/s  = {flops * sps / peak:.2f} of the "
+          f"matmul rate{vs}", flush=True)
+    return sps
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--overhead-steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     os.chdir(ROOT)
-    cfg = load("params.yaml")
-    data = load_processed()
-    real = training.RealData(data, torch.device("cpu"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, canvas {data.shape}")
-
+    cfg = from_dict(read_params())
+    data = dataset.load()
+    torch.set_num_threads(cpu_threads(cfg.train.threads))
+    device = torch.device("cpu")
+    real = training.RealData.from_processed(data, device)
     peak = matmul_flops()
-    step = step_fn(cfg.model, cfg.train, real, data.shape)
-    step(0)
-    with FlopCounterMode(display=False) as fc:
-        step(1)
-    flops = fc.get_total_flops()
-    sps = steps_per_s(step, args.steps)
-    print(f"[1] {cfg.model.family} dim={cfg.model.dim} blocks={cfg.model.blocks} batch={cfg.train.batch_size} "
-          f"n_critic={cfg.train.n_critic}: {flops / 1e9:.2f} GFLOP/step, {sps:.2f} steps/s, "
-          f"achieved {flops * sps / 1e9:.1f} GFLOP/s; fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s; "
-          f"ratio {flops * sps / peak:.2f} (target >= 0.5)")
+    gan = training.GAN.create(cfg, real, data.shape, device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, canvas {data.shape}, {cfg.model.family} "
+          f"dim {cfg.model.dim} blocks {cfg.model.blocks} batch {cfg.train.batch_size} n_critic {cfg.train.n_critic}; "
+          f"fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s")
+    plain = measure("plain eager", gan, plain_step, args.steps, peak)
+    measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps, peak, plain)
+    compiled = from_dict(override(read_params(), {"train.compile": True}))
+    gan_c = training.GAN.create(compiled, real, data.shape, device)
+    if gan_c.compiled:
+        measure("optimised + compile", gan_c, optimised_step, args.steps, peak, plain)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
 
-    times = {}
-    for on in (False, True, False, True):  # alternate so drift hits both equally
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
-            c = load("params.yaml")
-            c.train.steps, c.train.sample_every, c.train.checkpoint_every = args.overhead_steps, 10**9, 10**9
-            from braingan.tracking import Run
+        gan = training.GAN.create(cfg, real, data.shape, device)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for i in range(20):
+                optimised_step(gan, i % 2)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
-            t = time.perf_counter()
-            training.run(c, data, Run(enabled=on), out=Path(tmp) / "out", model_path=Path(tmp) / "g.pt",
-                         ckpt_dir=Path(tmp) / "ck")
-            times.setdefault(on, []).append(time.perf_counter() - t)
-    off, on = min(times[False]), min(times[True])
-    print(f"[2] {args.overhead_steps} steps: tracking off {off:.1f} s, on {on:.1f} s: "
-          f"overhead {100 * (on - off) / off:+.1f} % (target <= 2 %)")
-
-    seed_m = Model(family="seed", activation="softmax", z_dim=2, dropout=0.4)
-    seed_t = Train(loss="wgan-clip", lr=1e-5, critic_task_on="real+fake", gen_task_weight=1.0)
-    fake_real = training.RealData.__new__(training.RealData)
-    fake_real.x = {k: torch.rand(500, 116, 25) for k in (0, 1)}
-    fake_real.cls = {0: torch.randint(10, (500,)), 1: torch.full((500,), -1)}
-    G, _ = models.build(seed_m, (116, 25))
-    sps = steps_per_s(step_fn(seed_m, seed_t, fake_real, (116, 25)), args.steps * 3)
-    print(f"[3] seed model (116x25, {models.n_params(G)} generator params, wgan-clip, n_critic 5): {sps:.1f} steps/s")
+    seed = from_dict(override(read_params(), {
+        "model.family": "seed", "model.activation": "softmax", "model.z_dim": 2, "model.dropout": 0.4,
+        "model.conditioning": "task", "model.gumbel_tau": 0.0, "train.loss": "wgan-clip", "train.lr_g": 1e-5,
+        "train.lr_d": 1e-5, "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0}))
+    shape = (116, 25)
+    stahl_like = training.RealData({k: torch.rand(500, *shape) for k in (0, 1)},
+                                   {0: torch.randint(10, (500,)), 1: torch.full((500,), -1)})
+    gan = training.GAN.create(seed, stahl_like, shape, device)
+    t = time.perf_counter()
+    for i in range(args.steps * 3):
+        optimised_step(gan, i % 2)
+    print(f"seed model (116 x 25, {models.n_params(gan.G)} generator params, wgan-clip, n_critic 5): "
+          f"{args.steps * 3 / (time.perf_counter() - t):.1f} steps/s")
 
 
 if __name__ == "__main__":

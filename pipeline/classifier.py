@@ -1,6 +1,6 @@
 """Stage `classifier`: the MNIST CNN used as the instrument of the digit metrics."""
 from braingan import classifier, stage
-from braingan.data.prepare import load_processed
+from braingan.data import dataset
 
 if __name__ == "__main__":
-    stage.run("classifier", lambda cfg: classifier.run(cfg, load_processed()))
+    stage.run("classifier", lambda cfg: classifier.run(cfg, dataset.load()))

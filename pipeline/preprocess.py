@@ -1,6 +1,6 @@
-"""Stage `preprocess`: clean SMILES, build the vocabulary and the shared canvas, split."""
+"""Stage `preprocess`: clean SMILES, encode them, build the vocabulary and the shared canvas, split."""
 from braingan import stage
-from braingan.data.prepare import preprocess
+from braingan.data import preprocess
 
 if __name__ == "__main__":
-    stage.run("preprocess", preprocess)
+    stage.run("preprocess", preprocess.run)

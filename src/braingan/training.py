@@ -3,28 +3,39 @@
 One step = n_critic critic updates and one generator update, on one task; with
 `train.tasks: both` the tasks take turns (the seed's alternating schedule), so a
 single-task run with the same `train.steps` gets the same number of updates.
+
+A run resumes from its newest checkpoint made with the same computation (`digest`):
+- the same params (an interrupted run): the same MLflow run goes on;
+- other params that do not change the computation (more `train.steps`): a new MLflow run
+  tagged `braingan.continued_from`, since MLflow params are immutable and must stay true;
+- a checkpoint at or past the final step is not resumed: a forced re-run trains again.
 """
 from __future__ import annotations
 
 import csv
 import io
-import os
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from . import checkpoint, losses, models, plots
-from .config import Config, ConfigError, dump, stable_hash
+from . import checkpoint, losses, models, paths, plots
+from . import classifier as clf
+from .config import Config, dump, flatten, stable_hash
 from .data import canvas as cv
-from .data.prepare import Processed
-from .fsutil import atomic_path, save_figure, write_json, write_text
+from .data.dataset import Processed
+from .device import cpu_threads, memory_bytes, pick_device
+from .fsutil import save_figure, write_bytes, write_json, write_text
+from .metrics import collapse as col
+from .metrics import digits as dm
 from .models import MNIST, SMILES
-from .tracking import EXPERIMENT, context_tags, redact
+from .sampling import fake_batch, generate
+from .tracking import context_tags, describe, run_name
 
 TASK_NAMES = {MNIST: "mnist", SMILES: "smiles"}
 TASKS = {"both": [MNIST, SMILES], "mnist": [MNIST], "smiles": [SMILES]}
@@ -33,102 +44,97 @@ TASKS = {"both": [MNIST, SMILES], "mnist": [MNIST], "smiles": [SMILES]}
 NON_SEMANTIC = ("steps", "log_every", "sample_every", "checkpoint_every", "device", "threads")
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: 'cuda' but no CUDA device is available; allowed here: auto, cpu")
-    return torch.device(name)
-
-
-def cpu_threads(requested: int) -> int:
-    """`train.threads`, or by default all cores -- except in a `dvc queue` workspace, where
-    parallel experiments (`dvc queue start -j 2`) would oversubscribe the cores: OpenMP
-    threads spinning against each other made two 2-thread runs on 2 cores 13x slower
-    than one. There each run takes cores // 2 (set train.threads to override)."""
-    if requested:
-        return requested
-    cores = os.cpu_count() or 1
-    if f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}" in os.getcwd() + os.sep:
-        return max(1, cores // 2)
-    return torch.get_num_threads()
-
-
-def digest(cfg: Config, data: Processed) -> str:
-    d = cfg.to_dict()
-    train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
-    key = {"seed": d["seed"], "model": d["model"], "train": train, "preprocess": d["preprocess"],
-           "data": data.meta["input_sha256"], "canvas": data.meta["canvas"]}
-    return stable_hash(key)
-
-
 class RealData:
-    """The real canvases of both tasks on the device, sampled with a seeded generator."""
+    """The real canvases of each task on the device, sampled with a seeded generator."""
 
-    def __init__(self, data: Processed, device):
-        self.x = {MNIST: torch.from_numpy(data.train_canvas).to(device),
-                  SMILES: torch.from_numpy(data.smiles_canvas()).to(device)}
-        self.cls = {MNIST: torch.from_numpy(data.train_labels).long().to(device),
-                    SMILES: torch.full((len(data.smiles_train),), -1, dtype=torch.long, device=device)}
+    def __init__(self, canvases: dict[int, torch.Tensor], classes: dict[int, torch.Tensor]):
+        self.x, self.cls = canvases, classes
 
-    def sample(self, task: int, n: int, gen: torch.Generator):
-        idx = torch.randint(len(self.x[task]), (n,), generator=gen).to(self.x[task].device)
+    @classmethod
+    def from_processed(cls, data: Processed, device) -> "RealData":
+        return cls({MNIST: torch.from_numpy(data.train_canvas).to(device),
+                    SMILES: torch.from_numpy(data.smiles_canvas()).to(device)},
+                   {MNIST: torch.from_numpy(data.train_labels).long().to(device),
+                    SMILES: torch.full((len(data.smiles_train_idx),), -1, dtype=torch.long, device=device)})
+
+    def sample(self, task: int, n: int, rng: torch.Generator):
+        idx = torch.randint(len(self.x[task]), (n,), generator=rng).to(self.x[task].device)
         return self.x[task][idx], self.cls[task][idx]
 
 
-def fake_batch(G, mcfg, task: int, n: int, gen: torch.Generator, device, cls=None):
-    """(activated canvases, task ids, class ids) for n samples of one task."""
-    t = torch.full((n,), task, dtype=torch.long, device=device)
-    if cls is None:
-        cls = (torch.randint(models.N_CLASSES, (n,), generator=gen) if task == MNIST
-               else torch.full((n,), -1, dtype=torch.long)).to(device)
-    z = torch.randn(n, mcfg.z_dim, generator=gen).to(device)
-    logits = G(z, models.condition(t, cls, mcfg.conditioning))
-    tau = mcfg.gumbel_tau if G.training else 0.0  # samples for evaluation stay argmax-decoded rows
-    return models.activate(logits, t, mcfg.activation, tau), t, cls
+@dataclass
+class GAN:
+    """Everything a training step touches."""
+
+    cfg: Config
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: losses.WGANGP
+    real: RealData
+    rng: torch.Generator  # draws z, classes and real batches; noise for GP/Gumbel comes from torch's own
+    device: torch.device
+
+    @classmethod
+    def create(cls, cfg: Config, real: RealData, shape: tuple[int, int], device: torch.device) -> "GAN":
+        torch.manual_seed(cfg.seed)
+        G, D = models.build(cfg.model, shape)
+        G, D = G.to(device), D.to(device)
+        tc = cfg.train
+        return cls(cfg, G, D, torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2)),
+                   torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2)),
+                   losses.build(tc), real, torch.Generator().manual_seed(cfg.seed + 1), device)
+
+    def state_dict(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "rng": {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.G.load_state_dict(s["G"]), self.D.load_state_dict(s["D"])
+        self.opt_g.load_state_dict(s["opt_g"]), self.opt_d.load_state_dict(s["opt_d"])
+        torch.set_rng_state(s["rng"]["torch"]), self.rng.set_state(s["rng"]["sampler"])
 
 
-def train_critic(G, D, opt_d, loss, real, real_cls, task, cfg: Config, gen) -> dict:
+def train_critic(gan: GAN, task: int) -> dict:
+    c = gan.cfg
+    real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
     with torch.no_grad():
-        fake, t, fake_cls = fake_batch(G, cfg.model, task, len(real), gen, real.device)
+        fake, t, _ = fake_batch(gan.G, c.model, task, len(real), gan.rng, gan.device, tau=c.model.gumbel_tau)
     # The class head learns from real digits only (their labels are known).
-    d_loss, logs = loss.critic_loss(D, real, fake, t, real_cls)
-    opt_d.zero_grad(set_to_none=True)
+    d_loss, logs = gan.loss.critic_loss(gan.D, real, fake, t, real_cls)
+    gan.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
-    opt_d.step()
-    loss.after_critic_step(D)
-    logs["d_loss"] = d_loss.item()
+    gan.opt_d.step()
+    gan.loss.after_critic_step(gan.D)
+    logs["d_loss"] = d_loss.detach()
     return logs
 
 
-def train_generator(G, D, opt_g, loss, task, cfg: Config, gen, device) -> dict:
-    for p in D.parameters():
-        p.requires_grad_(False)
-    fake, t, cls = fake_batch(G, cfg.model, task, cfg.train.batch_size, gen, device)
-    g_loss, logs = loss.generator_loss(D, fake, t, cls)
-    opt_g.zero_grad(set_to_none=True)
+def train_generator(gan: GAN, task: int) -> dict:
+    c = gan.cfg
+    gan.D.requires_grad_(False)  # no critic gradients needed for the generator's update
+    fake, t, cls = fake_batch(gan.G, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=c.model.gumbel_tau)
+    g_loss, logs = gan.loss.generator_loss(gan.D, fake, t, cls)
+    gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
-    opt_g.step()
-    for p in D.parameters():
-        p.requires_grad_(True)
-    logs["g_loss"] = g_loss.item()
+    gan.opt_g.step()
+    gan.D.requires_grad_(True)
+    logs["g_loss"] = g_loss.detach()
     return logs
 
 
-@torch.no_grad()
-def generate(G, mcfg, task: int, n: int, seed: int, device, batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """n activated canvases [n, L, V] of one task (eval mode, seeded); digit classes cycle 0..9."""
-    G.eval()
-    gen = torch.Generator().manual_seed(seed)
-    out, classes = [], []
-    for i in range(0, n, batch):
-        k = min(batch, n - i)
-        cls = (torch.arange(i, i + k) % models.N_CLASSES) if task == MNIST else torch.full((k,), -1)
-        x, _, c = fake_batch(G, mcfg, task, k, gen, device, cls.long().to(device))
-        out.append(x.float().cpu().numpy())
-        classes.append(c.cpu().numpy())
-    G.train()
-    return np.concatenate(out), np.concatenate(classes)
+def digest(cfg: Config, data: Processed) -> str:
+    """What a checkpoint must match to be resumed: everything that changes the computation."""
+    d = cfg.to_dict()
+    train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
+    return stable_hash({"seed": d["seed"], "model": d["model"], "train": train, "data": data.meta["input_sha256"],
+                        "processed": data.meta["params"], "canvas": data.meta["canvas"]})
+
+
+def run_params(cfg: Config, data: Processed) -> dict:
+    """The training run's MLflow params: its own sections plus the params that made its data."""
+    return flatten({**data.meta["params"], **cfg.to_dict()})
 
 
 class _StopFlag:
@@ -155,124 +161,70 @@ class _StopFlag:
             signal.signal(s, h)
 
 
-def save_generator(path, G, cfg: Config, shape, vocab, step: int) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": G.state_dict(), "model": asdict(cfg.model), "shape": list(shape),
-                    "vocab": list(vocab.symbols), "step": step}, tmp)
+@dataclass
+class _Progress:
+    """What a checkpoint carries besides the networks."""
+
+    step: int = 0
+    history: list | None = None  # one row of floats per log_every steps
+    samples: dict | None = None  # file name -> bytes of the sample files written so far
+    run_id: str = ""  # the MLflow run these steps were logged to
+    params: str = ""  # hash of that run's params
+    elapsed: float = 0.0
 
 
-def load_generator(path, device="cpu"):
-    """(generator, model config) from a file written by save_generator (weights only)."""
-    from .config import Model
-
-    blob = torch.load(path, map_location=device, weights_only=True)
-    mcfg = Model(**blob["model"])
-    G, _ = models.build(mcfg, tuple(blob["shape"]))
-    G.load_state_dict(blob["state_dict"])
-    return G.to(device).eval(), mcfg, blob
-
-
-def _rng_state(gen):
-    return {"torch": torch.get_rng_state(), "sampler": gen.get_state()}
-
-
-def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train"),
-        model_path: Path = Path("models/generator.pt"), ckpt_dir: Path = Path("models/checkpoints")) -> dict:
+def run(cfg: Config, data: Processed, tracker, out: Path = paths.results("train"),
+        model_path: Path = paths.GENERATOR, ckpt_dir: Path = paths.CHECKPOINTS, clf_path: Path = paths.CLASSIFIER) -> dict:
     from tqdm import tqdm
 
-    tc = cfg.train
+    # ---- set up
+    tc, tasks = cfg.train, TASKS[cfg.train.tasks]
     torch.set_num_threads(cpu_threads(tc.threads))
-    device = pick_device(tc.device)
-    torch.manual_seed(cfg.seed)
+    device = pick_device(tc.device, "train.device")
+    models.check_fits(cfg.model, data.shape, memory_bytes())
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
-    shape = data.shape
-    G, D = models.build(cfg.model, shape)
-    G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr, betas=(tc.beta1, tc.beta2))
-    loss = losses.build(tc)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    real = RealData(data, device)
-    tasks = TASKS[tc.tasks]
-    key = digest(cfg, data)
-
-    start, history, run_id, elapsed0 = 0, [], None, 0.0
-    state = checkpoint.load_latest(ckpt_dir, key)
-    if state is not None and int(state["step"]) > tc.steps:
-        print(f"braingan train: checkpoint is at step {state['step']}, past train.steps={tc.steps}; starting over",
-              file=sys.stderr)
-        state = None
-    if state is not None:
-        G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["rng"]["torch"]), gen.set_state(state["rng"]["sampler"])
-        start, history, run_id = int(state["step"]), list(state["history"]), state.get("run_id") or None
-        elapsed0 = float(state.get("elapsed", 0.0))
-        print(f"braingan train: resuming from checkpoint at step {start} of {tc.steps}", file=sys.stderr)
-    n_g, n_d = models.n_params(G), models.n_params(D)
-    print(f"braingan train: {cfg.model.family} generator {n_g:,} params, critic {n_d:,} params, "
-          f"canvas {shape[0]}x{shape[1]}, device {device}", file=sys.stderr)
-    tracker.run_id = run_id
-    tracker.start(
-        name=f"{cfg.model.family}-{cfg.model.activation}-{tc.loss}-{tc.tasks}",
-        params=cfg.flat(),
-        tags=_tags(data),
-    )
-    tracker.set_tags({"braingan.generator_params": n_g, "braingan.critic_params": n_d})
-
-    latest = {}  # per-task latest losses, for wide history rows
-    t0 = time.time()
-    status = "FAILED"
+    monitor = Monitor(data, clf.load(clf_path), cfg.seed)  # before GAN.create seeds torch's generator
+    gan = GAN.create(cfg, RealData.from_processed(data, device), data.shape, device)
+    key, params = digest(cfg, data), run_params(cfg, data)
+    # ---- resume
+    prog = _resume(gan, checkpoint.load_latest(ckpt_dir, key), tc.steps)
+    _restore_samples(out / "samples", prog.samples)
+    _open_run(tracker, cfg, data, gan, prog, params)
+    # ---- loop
+    latest: dict[str, torch.Tensor] = {}  # per-task latest losses, read (host sync) every log_every steps
+    start, t_start = prog.step, time.time()
+    t0, status = t_start, "FAILED"
     try:
         with _StopFlag() as stop:
-            bar = tqdm(range(start, tc.steps), initial=start, total=tc.steps, desc="train", unit="step",
+            bar = tqdm(range(prog.step, tc.steps), initial=prog.step, total=tc.steps, desc="train", unit="step",
                        dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
             for step in bar:
                 task = tasks[step % len(tasks)]
                 for _ in range(tc.n_critic):
-                    x, c = real.sample(task, tc.batch_size, gen)
-                    d_logs = train_critic(G, D, opt_d, loss, x, c, task, cfg, gen)
-                g_logs = train_generator(G, D, opt_g, loss, task, cfg, gen, device)
+                    d_logs = train_critic(gan, task)
+                g_logs = train_generator(gan, task)
                 done = step + 1
                 latest.update({f"{k}_{TASK_NAMES[task]}": v for k, v in {**d_logs, **g_logs}.items()})
-                if done % tc.log_every == 0 or done == tc.steps:
-                    row = {"step": done, **latest}
-                    history.append(row)
-                    tracker.log_metrics({f"train.{k}": v for k, v in latest.items()}, step=done)
-                    bar.set_postfix({k.replace("_mnist", "/m").replace("_smiles", "/s"): f"{v:.3g}"
-                                     for k, v in latest.items() if k.startswith(("wdist", "g_adv"))})
-                if done % tc.sample_every == 0 or done == tc.steps:
-                    _samples(G, cfg, data, tasks, done, out, tracker, device)
-                if done % tc.checkpoint_every == 0 or done == tc.steps or stop.set:
-                    checkpoint.save(ckpt_dir, done, {
-                        "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(), "rng": _rng_state(gen), "step": done, "history": history,
-                        "run_id": tracker.run_id or "", "digest": key, "elapsed": elapsed0 + time.time() - t0})
-                    _write_history(out / "history.csv", history)
+                last = done == tc.steps
+                if done % tc.log_every == 0 or last:
+                    _log(tracker, bar, prog, done, latest)
+                if done % tc.sample_every == 0 or last:
+                    prog.samples.update(_samples(gan, data, tasks, done, out / "samples", tracker))
+                    _log_monitor(tracker, prog, done, monitor.indicators(gan, tasks))
+                if done % tc.checkpoint_every == 0 or last or stop.set:
+                    prog.step, prog.elapsed = done, prog.elapsed + time.time() - t0
+                    t0 = time.time()
+                    checkpoint.save(ckpt_dir, done, {**gan.state_dict(), **prog.__dict__, "digest": key})
+                    _write_history(out / "history.csv", prog.history)
                     tracker.flush()
                 if stop.set:
                     bar.close()
                     print(f"braingan train: stopped at step {done}; checkpoint saved; `dvc repro` resumes", file=sys.stderr)
-                    status = "KILLED"
                     raise KeyboardInterrupt
             bar.close()
-        elapsed = elapsed0 + time.time() - t0
-        save_generator(model_path, G, cfg, shape, data.vocab, tc.steps)
-        _write_history(out / "history.csv", history)
-        metrics = {
-            "steps": tc.steps, "resumed_from": start, "wall_s": round(elapsed, 2),
-            "steps_per_s": round((tc.steps - start) / max(time.time() - t0, 1e-9), 3),
-            "generator_params": n_g, "critic_params": n_d,
-            **{f"final_{k}": round(v, 5) for k, v in latest.items()},
-        }
-        write_json(out / "metrics.json", metrics)
-        write_json(out / "mlflow.json", {"run_id": tracker.run_id, "experiment": EXPERIMENT,
-                                         "tracking_uri": redact(tracker.uri)})
-        write_text(out / "params.yaml", dump(cfg))
-        tracker.log_metrics({f"train.{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                            step=tc.steps, flush=True)
-        for f in (model_path, out / "history.csv", out / "params.yaml"):
-            tracker.log_artifact(f, "train")
+        # ---- finish
+        rate = (tc.steps - start) / max(time.time() - t_start, 1e-9)
+        metrics = _finish(gan, data, tracker, prog, latest, out, model_path, tasks, start, rate)
         status = "FINISHED"
         return metrics
     except KeyboardInterrupt:
@@ -282,8 +234,114 @@ def run(cfg: Config, data: Processed, tracker, out: Path = Path("results/train")
         tracker.end(status)
 
 
-def _tags(data: Processed) -> dict:
-    return {**context_tags(), **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()}}
+def _resume(gan: GAN, state: dict | None, steps: int) -> _Progress:
+    if state is not None and int(state["step"]) >= steps:
+        print(f"braingan train: the newest checkpoint is at step {state['step']} of train.steps={steps}; "
+              "training again from step 0 (a forced re-run)", file=sys.stderr)
+        state = None
+    if state is None:
+        return _Progress(history=[], samples={})
+    gan.load_state_dict(state)
+    prog = _Progress(**{k: state[k] for k in _Progress.__dataclass_fields__})
+    prog.history, prog.samples = list(prog.history), dict(prog.samples)
+    print(f"braingan train: resuming from the checkpoint at step {prog.step} of {steps}", file=sys.stderr)
+    return prog
+
+
+def _restore_samples(sample_dir: Path, samples: dict) -> None:
+    """The sample files of the steps already taken (DVC deleted the folder before this run)."""
+    for name, blob in samples.items():
+        write_bytes(sample_dir / name, blob)
+
+
+def _open_run(tracker, cfg: Config, data: Processed, gan: GAN, prog: _Progress, params: dict) -> None:
+    """Go on with the checkpoint's MLflow run if its params are ours; else start a new run."""
+    params_hash = stable_hash(params)
+    n_g, n_d = models.n_params(gan.G), models.n_params(gan.D)
+    print(f"braingan train: {cfg.model.family} generator {n_g:,} params, critic {n_d:,} params, canvas "
+          f"{data.shape[0]}x{data.shape[1]}, device {gan.device}", file=sys.stderr)
+    same = bool(prog.run_id) and prog.params == params_hash
+    model = describe(cfg)
+    tags = {**context_tags(), **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()},
+            "braingan.generator_params": n_g, "braingan.critic_params": n_d, "braingan.model": model,
+            "mlflow.note.content": f"{model}: {cfg.train.steps} steps, {data.meta['encoding']['encoding']} "
+                                   f"({data.meta['encoding']['tokens']}) on a {data.shape[0]}x{data.shape[1]} canvas"}
+    if prog.step and not same:
+        tags.update({"braingan.continued_from": prog.run_id, "braingan.continued_at_step": prog.step})
+    tracker.run_id = prog.run_id if same else None
+    tracker.start(name=run_name(cfg), params=params, tags=tags)
+    if prog.step and not same:  # a new run: give it the curve of the steps it continues
+        for row in prog.history:
+            tracker.log_metrics({f"train.{k}": v for k, v in row.items() if k != "step"}, step=row["step"])
+    prog.run_id, prog.params = tracker.run_id or "", params_hash
+
+
+def _log(tracker, bar, prog: _Progress, done: int, latest: dict) -> None:
+    values = {k: float(v) for k, v in latest.items()}
+    prog.history.append({"step": done, **values})
+    tracker.log_metrics({f"train.{k}": v for k, v in values.items()}, step=done)
+    bar.set_postfix({k.replace("_mnist", "/m").replace("_smiles", "/s"): f"{v:.3g}"
+                     for k, v in values.items() if k.startswith(("wdist", "g_adv"))})
+
+
+def _log_monitor(tracker, prog: _Progress, done: int, values: dict) -> None:
+    """Collapse indicators as curves: in MLflow and in the history row of this step."""
+    tracker.log_metrics({f"monitor.{k}": v for k, v in values.items()}, step=done)
+    if prog.history and prog.history[-1]["step"] == done:
+        prog.history[-1].update(values)
+    else:
+        prog.history.append({"step": done, **values})
+
+
+class Monitor:
+    """Cheap collapse indicators of both tasks during training, each against real data
+    measured the same way (see metrics/collapse.py): a few hundred samples per task."""
+
+    N = 200
+
+    def __init__(self, data: Processed, net, seed: int):
+        self.data, self.net, self.seed = data, net, seed
+        rng = np.random.default_rng(seed)
+        real = cv.round_trip(data.heldout_images[: self.N], data.shape, data.mode)
+        self.digit_ref = col.feature_diversity(clf.predict(net, real)[1], rng)
+        rows = data.smiles_train_idx[rng.permutation(len(data.smiles_train_idx))[: self.N]]
+        self.smiles_ref = col.hamming_diversity(rows, rng)
+
+    def indicators(self, gan: GAN, tasks) -> dict[str, float]:
+        rng, vocab, out = np.random.default_rng(self.seed), self.data.vocab, {}
+        if MNIST in tasks:
+            x, _ = generate(gan.G, gan.cfg.model, MNIST, self.N, self.seed + 2, gan.device)
+            probs, feats = clf.predict(self.net, cv.from_canvas(x, self.data.mode))
+            out["digit_classes_covered"] = dm.class_coverage(probs)
+            out["digit_diversity_ratio"] = col.feature_diversity(feats, rng) / max(self.digit_ref, 1e-12)
+        if SMILES in tasks:
+            x, _ = generate(gan.G, gan.cfg.model, SMILES, self.N, self.seed + 3, gan.device)
+            idx = x.argmax(-1)
+            out["smiles_diversity_ratio"] = col.hamming_diversity(idx, rng) / max(self.smiles_ref, 1e-12)
+            out["smiles_all_pad_share"] = float((idx == vocab.pad).all(1).mean())
+            out["smiles_vocab_share"] = col.vocab_share(idx, vocab.pad, len(vocab))
+        return out
+
+
+def _finish(gan: GAN, data: Processed, tracker, prog: _Progress, latest: dict, out: Path, model_path: Path,
+            tasks: list[int], start: int, rate: float) -> dict:
+    cfg, steps = gan.cfg, gan.cfg.train.steps
+    checkpoint.save_generator(model_path, gan.G, cfg.model, data.shape, data.mode, data.vocab.symbols,
+                              data.vocab.encoding.describe(), tasks, steps)
+    _write_history(out / "history.csv", prog.history)
+    metrics = {
+        "steps": steps, "resumed_from": start, "wall_s": round(prog.elapsed, 2), "steps_per_s": round(rate, 3),
+        "generator_params": models.n_params(gan.G), "critic_params": models.n_params(gan.D),
+        **{f"final_{k}": round(float(v), 5) for k, v in latest.items()},
+    }
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "mlflow.json", tracker.describe())
+    write_text(out / "params.yaml", dump(cfg))
+    tracker.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=steps, flush=True)
+    for f in (model_path, out / "history.csv", out / "params.yaml"):
+        tracker.log_artifact(f, "train")
+    tracker.log_generator_model(model_path)
+    return metrics
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
@@ -297,18 +355,24 @@ def _write_history(path: Path, history: list[dict]) -> None:
     write_text(path, buf.getvalue())
 
 
-def _samples(G, cfg: Config, data: Processed, tasks, step: int, out: Path, tracker, device) -> None:
-    sample_dir = out / "samples"
+def _samples(gan: GAN, data: Processed, tasks, step: int, sample_dir: Path, tracker) -> dict[str, bytes]:
+    """Sample pictures/strings of this step: written, logged, and returned for the checkpoint."""
+    cfg, files = gan.cfg, {}
     if MNIST in tasks:
-        x, cls = generate(G, cfg.model, MNIST, 40, cfg.seed, device)
-        digits = cv.from_canvas(x, data.mode)
-        fig = plots.digit_grid(digits, f"step {step}: generated digits (28x28 after the canvas inverse)",
+        x, cls = generate(gan.G, cfg.model, MNIST, 40, cfg.seed, gan.device)
+        fig = plots.digit_grid(cv.from_canvas(x, data.mode), f"step {step}: generated digits (28x28 after the canvas inverse)",
                                labels=cls if cfg.model.conditioning == "task+class" else None)
         tracker.log_figure_image(fig, "samples/digits", step)
-        save_figure(fig, sample_dir / f"digits_step{step:07d}.png")
+        name = f"digits_step{step:07d}.png"
+        save_figure(fig, sample_dir / name)
+        files[name] = (sample_dir / name).read_bytes()
     if SMILES in tasks:
-        x, _ = generate(G, cfg.model, SMILES, 20, cfg.seed, device)
-        smiles = data.vocab.decode(x)
-        write_text(sample_dir / f"smiles_step{step:07d}.txt", "\n".join(smiles) + "\n")
-        if tracker.enabled:
-            tracker.client.log_text(tracker.run_id, "\n".join(smiles) + "\n", f"samples/smiles_step{step:07d}.txt")
+        x, _ = generate(gan.G, cfg.model, SMILES, 20, cfg.seed, gan.device)
+        idx = x.argmax(-1)
+        lines = [f"{raw}\t{smi if smi is not None else '(no molecule)'}"
+                 for raw, smi in zip(data.vocab.raw(idx), data.vocab.decode(idx))]
+        name = f"smiles_step{step:07d}.txt"
+        files[name] = ("raw (argmax per row)\tdecoded SMILES\n" + "\n".join(lines) + "\n").encode()
+        write_bytes(sample_dir / name, files[name])
+        tracker.log_text(files[name].decode(), f"samples/{name}")
+    return files

@@ -1,8 +1,10 @@
-"""The shared L x V canvas: digits placed on it, and the exact inverse used at evaluation.
+"""The shared L x V canvas: digits placed on it, and the way back to 28x28 used at evaluation.
 
 `pad`: the 28x28 digit is zero-padded into the top-left corner (as in 2018); the inverse
 crops it back out, bit-exact. `resize`: the digit is resized (anti-aliased bilinear) to
-fill L x V; the inverse resizes back to 28x28 with the same filter.
+fill L x V; the way back resizes to 28x28 with the same filter. That is *not* an exact
+inverse (real digits lose detail on the round trip), so every real digit set a generated
+one is compared with takes the same round trip first (`round_trip`).
 """
 from __future__ import annotations
 
@@ -45,11 +47,16 @@ def to_canvas(images: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarr
 
 
 def from_canvas(canvas, mode: str) -> np.ndarray:
-    """float [N,L,V] -> float32 [N,28,28] in [0,1]: the exact inverse of `to_canvas`."""
+    """float [N,L,V] -> float32 [N,28,28] in [0,1]: crop (`pad`, exact) or resize back (`resize`)."""
     c = np.asarray(canvas, dtype=np.float32)
     if mode == "pad":
         return c[:, :DIGIT, :DIGIT].copy()
     return np.clip(_resize(c, (DIGIT, DIGIT)), 0.0, 1.0)
+
+
+def round_trip(images: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """Real digits (0..255) onto the canvas and back: what a perfect generator's digits look like."""
+    return from_canvas(to_canvas(images, shape, mode), mode)
 
 
 def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,75 +1,80 @@
-"""SMILES: cleaning with RDKit, tokenisation, vocabulary, one-hot encode / decode.
+"""SMILES: cleaning with RDKit, the vocabulary of an encoding's tokens, one-hot canvas rows.
 
-The pad symbol `|` fills every row after the string's end (the 2018 encoding); it is
-part of the vocabulary and must never occur in the data itself.
+The pad symbol `|` fills every row after the string's end (the 2018 encoding); it is part
+of the vocabulary and must never occur in the data itself. A row whose pad comes before
+its last symbol (an inner pad) is not a string at all and decodes to None.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, RDLogger
 
+from .encodings import PAD, Encoding, EncodingError
+
 RDLogger.DisableLog("rdApp.*")  # RDKit otherwise prints one line per bad SMILES
 
-PAD = "|"
-_HALOGEN_RE = re.compile(r"Cl|Br|.", re.S)
+# No token of any encoding is longer than this many SMILES characters ("[C@@H+]" is 7), so a
+# string longer than max_len * MAX_CHARS_PER_TOKEN is too long whatever the encoding: it is
+# dropped before RDKit spends time parsing it.
+MAX_CHARS_PER_TOKEN = 8
 
 
-def tokenize(smiles: str, halogen_tokens: bool) -> list[str]:
-    return _HALOGEN_RE.findall(smiles) if halogen_tokens else list(smiles)
-
-
-@dataclass
 class Vocab:
-    symbols: list[str]  # index -> symbol; sorted, includes PAD
+    """The canvas alphabet: an encoding's sorted symbols plus PAD, index = column."""
 
-    def __post_init__(self):
+    def __init__(self, symbols: list[str], encoding: Encoding):
+        self.symbols = list(symbols)
+        self.encoding = encoding
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.pad = self.index[PAD]
-        self.halogen_tokens = any(len(s) > 1 for s in self.symbols)
 
     @classmethod
-    def build(cls, smiles: list[str], halogen_tokens: bool) -> "Vocab":
-        syms = {t for s in smiles for t in tokenize(s, halogen_tokens)}
-        return cls(sorted(syms | {PAD}))
+    def build(cls, token_lists: list[list[str]], encoding: Encoding) -> "Vocab":
+        return cls(sorted({t for toks in token_lists for t in toks} | {PAD}), encoding)
 
     def __len__(self):
         return len(self.symbols)
 
-    def encode(self, smiles: list[str], length: int) -> np.ndarray:
+    def encode(self, token_lists: list[list[str]], length: int) -> np.ndarray:
         """Token indices [N, length], padded with PAD. Unknown symbols raise KeyError."""
-        out = np.full((len(smiles), length), self.pad, dtype=np.int64)
-        for i, s in enumerate(smiles):
-            toks = tokenize(s, self.halogen_tokens)
+        out = np.full((len(token_lists), length), self.pad, dtype=np.int64)
+        for i, toks in enumerate(token_lists):
             if len(toks) > length:
-                raise ValueError(f"SMILES {s!r} has {len(toks)} symbols; the canvas holds {length}")
+                raise ValueError(f"{''.join(toks)!r} has {len(toks)} symbols; the canvas holds {length}")
             for j, t in enumerate(toks):
                 if t not in self.index:
-                    raise KeyError(f"symbol {t!r} of {s!r} is not in the vocabulary")
+                    raise KeyError(f"symbol {t!r} of {''.join(toks)!r} is not in the vocabulary")
                 out[i, j] = self.index[t]
         return out
 
     def one_hot(self, idx: np.ndarray) -> np.ndarray:
         return np.eye(len(self), dtype=np.float32)[idx]
 
-    def decode(self, rows: np.ndarray, strip: bool = True) -> list[str]:
-        """Canvas [N, L, V] (argmax per row) or indices [N, L] -> strings; `|` stripped.
-
-        Stripping removes every pad symbol, as the 2018 code did; a pad *inside* a string
-        is therefore invisible here, and is counted separately by the collapse metrics.
-        """
-        idx = rows.argmax(-1) if rows.ndim == 3 else rows
+    def raw(self, idx: np.ndarray) -> list[str]:
+        """Each row's symbols joined, pads included (what the generator wrote)."""
         syms = np.array(self.symbols, dtype=object)[idx]
-        out = ["".join(r) for r in syms]
-        return [s.replace(PAD, "") for s in out] if strip else out
+        return ["".join(r) for r in syms]
+
+    def tokens(self, idx: np.ndarray) -> list[list[str] | None]:
+        """Each row's tokens up to its first pad; None for a row with a symbol after a pad."""
+        out = []
+        for row in idx:
+            pads = np.flatnonzero(row == self.pad)
+            end = int(pads[0]) if len(pads) else len(row)
+            out.append([self.symbols[i] for i in row[:end]] if (row[end:] == self.pad).all() else None)
+        return out
+
+    def decode(self, idx: np.ndarray) -> list[str | None]:
+        """Token indices [N, L] -> SMILES through the encoding (None: inner pad or not decodable)."""
+        return [None if t is None else self.encoding.decode(t) for t in self.tokens(idx)]
 
 
-def mol_from(smiles: str):
-    """RDKit parse AND sanitise; None for anything RDKit rejects or the empty string."""
-    if not smiles or not smiles.replace(PAD, ""):
+def mol_from(smiles: str | None):
+    """RDKit parse AND sanitise; None for anything RDKit rejects, None, or the empty string."""
+    if not smiles:
         return None
     return Chem.MolFromSmiles(smiles)
 
@@ -100,7 +105,7 @@ def repair(smiles: str):
                 atom.SetFormalCharge(1)
     try:
         Chem.SanitizeMol(mol)
-    except Exception:
+    except Exception:  # noqa: BLE001 - RDKit raises several kinds
         return None
     return mol
 
@@ -111,17 +116,24 @@ class CleanReport:
     sanitised_as_written: int = 0
     repaired: int = 0
     dropped_invalid: int = 0
+    dropped_unrepresentable: int = 0  # the encoding cannot write them
     dropped_too_long: int = 0
     dropped_duplicate: int = 0
     kept: int = 0
-    examples_dropped: list[str] = field(default_factory=list)
+    examples_dropped: list[str] = field(default_factory=list)  # "reason: SMILES"
 
     def counts(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "examples_dropped"}
 
+    def drop(self, reason: str, smiles: str) -> None:
+        if sum(e.startswith(reason) for e in self.examples_dropped) < 3:
+            self.examples_dropped.append(f"{reason}: {smiles[:100]}")
 
-def clean(smiles: list[str], invalid: str, canonical: bool, max_len: int, dedupe: bool, halogen_tokens: bool):
-    """Apply the cleaning steps in order, counting what each removes.
+
+def clean(smiles: list[str], encoding: Encoding, invalid: str, canonical: bool, max_len: int,
+          dedupe: bool) -> tuple[list[str], list[list[str]], CleanReport]:
+    """Apply the cleaning steps in order, counting what each removes; returns the kept
+    SMILES, their tokens in the encoding, and the report.
 
     Raises ValueError if the pad symbol occurs in the data (it would be unrecoverable).
     """
@@ -130,10 +142,14 @@ def clean(smiles: list[str], invalid: str, canonical: bool, max_len: int, dedupe
     if with_pad:
         raise ValueError(
             f"the pad symbol '{PAD}' occurs in {len(with_pad)} SMILES (first: entry {with_pad[0] + 1}, "
-            f"{smiles[with_pad[0]]!r}); it is reserved for padding"
+            f"{smiles[with_pad[0]][:100]!r}); it is reserved for padding"
         )
-    out = []
+    kept, tokens, seen = [], [], set()
     for s in smiles:
+        if max_len and len(s) > max_len * MAX_CHARS_PER_TOKEN:  # before RDKit: a 10 MB line is not parsed
+            rep.dropped_too_long += 1
+            rep.drop("too long", s)
+            continue
         mol = Chem.MolFromSmiles(s)
         if mol is not None:
             rep.sanitised_as_written += 1
@@ -141,21 +157,29 @@ def clean(smiles: list[str], invalid: str, canonical: bool, max_len: int, dedupe
             rep.repaired += 1
         else:
             rep.dropped_invalid += 1
-            if len(rep.examples_dropped) < 5:
-                rep.examples_dropped.append(s)
+            rep.drop("invalid", s)
             continue
-        out.append(Chem.MolToSmiles(mol) if canonical else s)
-    if max_len:
-        n = len(out)
-        out = [s for s in out if len(tokenize(s, halogen_tokens)) <= max_len]
-        rep.dropped_too_long = n - len(out)
-    if dedupe:
-        n = len(out)
-        out = list(dict.fromkeys(out))
-        rep.dropped_duplicate = n - len(out)
-    rep.kept = len(out)
-    return out, rep
+        s = Chem.MolToSmiles(mol) if canonical else s
+        try:
+            toks = encoding.encode(s)
+        except EncodingError as e:
+            rep.dropped_unrepresentable += 1
+            rep.drop(f"unrepresentable in {encoding.name} ({e})", s)
+            continue
+        if max_len and len(toks) > max_len:
+            rep.dropped_too_long += 1
+            rep.drop("too long", s)
+            continue
+        if dedupe:
+            if s in seen:
+                rep.dropped_duplicate += 1
+                continue
+            seen.add(s)
+        kept.append(s)
+        tokens.append(toks)
+    rep.kept = len(kept)
+    return kept, tokens, rep
 
 
-def symbol_counts(smiles: list[str], halogen_tokens: bool) -> Counter:
-    return Counter(t for s in smiles for t in tokenize(s, halogen_tokens))
+def symbol_counts(token_lists: list[list[str]]) -> Counter:
+    return Counter(t for toks in token_lists for t in toks)

