@@ -117,6 +117,9 @@ class Train:
     checkpoint_every: int = num(500, 1)
     device: str = choice("auto", "auto", "cpu", "cuda")
     threads: int = num(0, 0)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
+    # torch.compile the generator and the critic as the generator step uses it (the critic step's
+    # gradient penalty needs a double backward, which compiled graphs do not support)
+    compile: bool = False
 
 
 # ---------------------------------------------------------------- stage `classifier`

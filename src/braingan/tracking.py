@@ -247,13 +247,11 @@ class Run:
         if self.enabled:
             _retry(self.client.log_text, self.run_id, text, artifact_file)
 
-    def log_generator_model(self, path) -> None:
-        """The generator as this run's MLflow pyfunc model `generator` (see pyfunc.py)."""
+    def log_with(self, fn, *args) -> None:
+        """Call fn(tracking URI, run id, *args) for this run, with the store's retries."""
         if self.enabled:
-            from .pyfunc import log
-
             self.flush()
-            _retry(log, self.uri, self.run_id, path)
+            _retry(fn, self.uri, self.run_id, *args)
 
     def log_artifact(self, path, artifact_path: str | None = None) -> None:
         if self.enabled and Path(path).exists():

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.profiler import record_function
 
-from . import checkpoint, losses, models, paths, plots
+from . import checkpoint, losses, models, paths, plots, pyfunc
 from . import classifier as clf
 from .config import Config, dump, flatten, stable_hash
 from .data import canvas as cv
@@ -41,7 +42,7 @@ TASK_NAMES = {MNIST: "mnist", SMILES: "smiles"}
 TASKS = {"both": [MNIST, SMILES], "mnist": [MNIST], "smiles": [SMILES]}
 # Keys that change how long or how visibly a run goes, not what it computes: a checkpoint
 # made under other values of these can be resumed (e.g. raise train.steps to train on).
-NON_SEMANTIC = ("steps", "log_every", "sample_every", "checkpoint_every", "device", "threads")
+NON_SEMANTIC = ("steps", "log_every", "sample_every", "checkpoint_every", "device", "threads", "compile")
 
 
 class RealData:
@@ -75,6 +76,16 @@ class GAN:
     real: RealData
     rng: torch.Generator  # draws z, classes and real batches; noise for GP/Gumbel comes from torch's own
     device: torch.device
+    G_step: nn.Module | None = None  # G and D as the steps call them: compiled with train.compile
+    D_step: nn.Module | None = None
+
+    def __post_init__(self):
+        self.G_step = self.G_step or self.G
+        self.D_step = self.D_step or self.D
+
+    @property
+    def compiled(self) -> bool:
+        return self.G_step is not self.G
 
     @classmethod
     def create(cls, cfg: Config, real: RealData, shape: tuple[int, int], device: torch.device) -> "GAN":
@@ -82,9 +93,12 @@ class GAN:
         G, D = models.build(cfg.model, shape)
         G, D = G.to(device), D.to(device)
         tc = cfg.train
-        return cls(cfg, G, D, torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2)),
-                   torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2)),
-                   losses.build(tc), real, torch.Generator().manual_seed(cfg.seed + 1), device)
+        gan = cls(cfg, G, D, torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2)),
+                  torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2)),
+                  losses.build(tc), real, torch.Generator().manual_seed(cfg.seed + 1), device)
+        if tc.compile:
+            gan.G_step, gan.D_step = _compiled(G, D, cfg, shape, device)
+        return gan
 
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
@@ -96,17 +110,38 @@ class GAN:
         torch.set_rng_state(s["rng"]["torch"]), self.rng.set_state(s["rng"]["sampler"])
 
 
+def _compiled(G, D, cfg: Config, shape, device):
+    """torch.compile'd G and D, tried once on a small batch; where compiling is impossible
+    (no C compiler, an unsupported op) training goes on eagerly and says so."""
+    try:
+        G_c, D_c = torch.compile(G), torch.compile(D)
+        z = torch.zeros(2, cfg.model.z_dim, device=device)
+        c = models.condition(torch.zeros(2, dtype=torch.long, device=device), torch.zeros(2, dtype=torch.long,
+                                                                                        device=device),
+                             cfg.model.conditioning)
+        D_c(G_c(z, c).sigmoid())["score"].sum().backward()
+        G.zero_grad(set_to_none=True), D.zero_grad(set_to_none=True)
+        return G_c, D_c
+    except Exception as e:  # noqa: BLE001 - any compiler failure: fall back, say why
+        print(f"braingan train: train.compile: torch.compile is not possible here ({type(e).__name__}: "
+              f"{str(e).splitlines()[0][:160]}); training eagerly", file=sys.stderr)
+        return G, D
+
+
 def train_critic(gan: GAN, task: int) -> dict:
     c = gan.cfg
-    real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
-    with torch.no_grad():
-        fake, t, _ = fake_batch(gan.G, c.model, task, len(real), gan.rng, gan.device, tau=c.model.gumbel_tau)
+    with record_function("critic.real_batch"):
+        real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
+    with torch.no_grad(), record_function("critic.fake_batch"):
+        fake, t, _ = fake_batch(gan.G_step, c.model, task, len(real), gan.rng, gan.device, tau=c.model.gumbel_tau)
     # The class head learns from real digits only (their labels are known).
-    d_loss, logs = gan.loss.critic_loss(gan.D, real, fake, t, real_cls)
-    gan.opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    gan.opt_d.step()
-    gan.loss.after_critic_step(gan.D)
+    d_loss, logs = gan.loss.critic_loss(gan.D_step, real, fake, t, real_cls, penalty_critic=gan.D)
+    with record_function("critic.backward"):
+        gan.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+    with record_function("critic.optimizer"):
+        gan.opt_d.step()
+        gan.loss.after_critic_step(gan.D)
     logs["d_loss"] = d_loss.detach()
     return logs
 
@@ -114,11 +149,15 @@ def train_critic(gan: GAN, task: int) -> dict:
 def train_generator(gan: GAN, task: int) -> dict:
     c = gan.cfg
     gan.D.requires_grad_(False)  # no critic gradients needed for the generator's update
-    fake, t, cls = fake_batch(gan.G, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=c.model.gumbel_tau)
-    g_loss, logs = gan.loss.generator_loss(gan.D, fake, t, cls)
-    gan.opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    gan.opt_g.step()
+    with record_function("generator.forward"):
+        fake, t, cls = fake_batch(gan.G_step, c.model, task, c.train.batch_size, gan.rng, gan.device,
+                                  tau=c.model.gumbel_tau)
+        g_loss, logs = gan.loss.generator_loss(gan.D_step, fake, t, cls)
+    with record_function("generator.backward"):
+        gan.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+    with record_function("generator.optimizer"):
+        gan.opt_g.step()
     gan.D.requires_grad_(True)
     logs["g_loss"] = g_loss.detach()
     return logs
@@ -340,7 +379,7 @@ def _finish(gan: GAN, data: Processed, tracker, prog: _Progress, latest: dict, o
     tracker.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=steps, flush=True)
     for f in (model_path, out / "history.csv", out / "params.yaml"):
         tracker.log_artifact(f, "train")
-    tracker.log_generator_model(model_path)
+    tracker.log_with(pyfunc.log, model_path)  # the generator as an MLflow model: mlflow.pyfunc.load_model(...)
     return metrics
 
 
