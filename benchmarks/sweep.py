@@ -97,7 +97,7 @@ def main() -> None:
 def summary(names, variants, out: Path) -> None:
     from braingan.evaluation import HEADLINE
 
-    cols = [f"headline/{h}" for h in HEADLINE]
+    cols = [f"Headline/{h}" for h in HEADLINE]
     lines = ["| variant | overrides | train s | " + " | ".join(h for h in HEADLINE) + " |",
              "|---|---|---|" + "---|" * len(cols)]
     for n in names:

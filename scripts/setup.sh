@@ -8,14 +8,18 @@ PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 extras=""
 if [ "${1:-}" = "--test" ]; then
   extras="[test]"
-  # The team-server tests need PostgreSQL's server programs (Debian's `postgresql`);
-  # install them where we can (root + apt), else those tests skip and say why.
-  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  # The team-server tests need PostgreSQL's server programs (Debian's `postgresql`), the
+  # browser test Debian's `chromium` (Playwright drives it; no browser is downloaded).
+  # Install them where we can (root + apt), else those tests skip and say why.
+  need=""
+  command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+  command -v chromium >/dev/null || need="$need chromium"
+  if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
-        || echo "setup: could not install postgresql; the team-server tests will skip" >&2
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null) \
+        || echo "setup: could not install$need; the tests that need them will skip" >&2
     else
-      echo "setup: postgresql not installed (needs root + apt-get); the team-server tests will skip" >&2
+      echo "setup:$need not installed (needs root + apt-get); the tests that need them will skip" >&2
     fi
   fi
 fi

@@ -15,7 +15,7 @@ import sys
 from .evaluation import HEADLINE
 from .tracking import EXPERIMENT, tracking_uri
 
-COLUMNS = [f"headline/{name}" for name in HEADLINE] + ["train.wall_s"]
+COLUMNS = [f"Headline/{name}" for name in HEADLINE] + ["train.wall_s"]
 PICTURES = ["evaluate/digits.png", "evaluate/molecules.png", "evaluate/descriptors.png"]
 
 

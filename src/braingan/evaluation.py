@@ -43,7 +43,7 @@ from .models import MNIST, SMILES
 from .tracking import context_tags
 from .sampling import generate
 
-# The numbers a person compares runs by: short names, logged as `headline/<name>` on the
+# The numbers a person compares runs by: short names, logged as `Headline/<name>` on the
 # training run (they sort together in the MLflow UI) and used by compare/sweep/results.
 HEADLINE = {
     "digit_score_ratio": "digits.score_ratio", "digit_fd_ratio": "digits.frechet_over_floor",
@@ -270,7 +270,7 @@ def mlflow_metrics(metrics: dict) -> dict[str, float]:
 
 def headline(metrics: dict) -> dict[str, float]:
     flat = flatten(metrics)
-    return {f"headline/{name}": float(flat[key]) for name, key in HEADLINE.items()
+    return {f"Headline/{name}": float(flat[key]) for name, key in HEADLINE.items()
             if isinstance(flat.get(key), (int, float))}
 
 
