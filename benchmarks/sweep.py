@@ -76,6 +76,9 @@ def main() -> None:
         sys.exit(f"sweep: unknown variant(s) {', '.join(unknown)}; {a.variants} has: {', '.join(variants)}")
     for n in names:
         variant_cfg(variants[n])  # every row must validate before anything runs
+    from braingan.tracking import Run
+
+    Run().experiment_id()  # the store and its experiment, before parallel rows race to create them
     threads = max(1, (os.cpu_count() or 1) // a.parallel)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     queue, procs = list(names), {}

@@ -3,6 +3,7 @@
 lost; a DVC remote restores a fresh clone so nothing re-runs."""
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from helpers import dvc, make_repo, run_env, tiny_params
 
 pytestmark = pytest.mark.e2e
 
-# Eight distinct variants (the load of issue 7): every one must land complete.
+# Eight distinct variants, queued and run two at a time: every one must land complete.
 VARIANTS = {"q-sigmoid": "model.activation=sigmoid", "q-softmax": "model.activation=softmax",
             "q-mnist": "train.tasks=mnist", "q-smiles": "train.tasks=smiles",
             "q-task": "model.conditioning=task", "q-z4": "model.z_dim=4",
@@ -70,6 +71,14 @@ def test_pipeline_logs_to_the_team_server(tmp_path, team_server):
     assert len(children) == 1 and children[0].info.status == "FINISHED"
     with psycopg.connect(team_server["backend"]) as db:
         assert db.execute("select status from runs where run_uuid = %s", (run_id,)).fetchone() == ("FINISHED",)
+    code = f"""
+import mlflow, pandas as pd
+mlflow.set_tracking_uri("{team_server['url']}")
+out = mlflow.pyfunc.load_model("runs:/{run_id}/generator").predict(pd.DataFrame({{"task": ["smiles"], "n": [4], "seed": [0]}}))
+print(len(out), list(out.columns))
+"""
+    p = subprocess.run([sys.executable, "-c", code], cwd=r, env=run_env(r), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.startswith("4 ['task', 'i', 'raw', 'smiles'"), p.stderr[-3000:]
 
 
 @pytest.mark.parametrize("store", ["sqlite", "server"])

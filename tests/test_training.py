@@ -180,3 +180,18 @@ def test_gan_state_round_trips(data):
     for x, y in zip(a.G.parameters(), b.G.parameters()):
         torch.testing.assert_close(x, y)
     assert np.array_equal(a.rng.get_state().numpy(), b.rng.get_state().numpy())
+
+
+def test_gumbel_temperature_anneals_exponentially_from_start_to_end(data):
+    cfg = from_dict(tiny_params(**{"model.gumbel_tau": 2.0, "model.gumbel_tau_end": 0.5, "train.steps": 5}))
+    gan = training.GAN.create(cfg, training.RealData.from_processed(data, torch.device("cpu")), data.shape,
+                              torch.device("cpu"))
+    taus = []
+    for step in range(5):
+        gan.anneal(step)
+        taus.append(gan.tau)
+    assert taus == pytest.approx([2.0, 2 ** 0.5, 1.0, 2 ** -0.5, 0.5])
+    fixed = training.GAN.create(from_dict(tiny_params(**{"model.gumbel_tau": 2.0})), gan.real, data.shape,
+                                torch.device("cpu"))
+    fixed.anneal(3)
+    assert fixed.tau == 2.0

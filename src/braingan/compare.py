@@ -1,11 +1,15 @@
 """A Markdown comparison of trained runs in the MLflow store.
 
-    python -m braingan.compare                 # the 10 newest training runs
-    python -m braingan.compare --last 20 --out comparison.md
-    python -m braingan.compare --filter "tags.\`dvc.exp_name\` LIKE 'q-%'"
+    braingan compare                            # the 10 newest training runs
+    braingan compare --last 20 --out comparison.md
+    braingan compare --filter "tags.braingan.search = 'A'"
+    braingan compare --rows benchmarks/results.yaml --readme README.md
 
 Prints the params that differ between the runs, the headline metrics, and where each
-run's pictures are.
+run's pictures are. With --rows, writes the README's results table instead: one row per
+entry of the rows file, each naming its run (the workspace's, a DVC experiment's, or a
+sweep row's) and the command that made it; --readme replaces the table between the
+README's `<!-- results -->` markers.
 """
 from __future__ import annotations
 
@@ -41,18 +45,96 @@ def markdown(runs) -> str:
     return "\n".join(out) + "\n"
 
 
+# the results table: (header, headline name, format)
+TABLE = [("digit score / real", "digit_score_ratio", "{:.2f}"), ("digit FD / floor", "digit_fd_ratio", "{:.1f}"),
+         ("digits of the asked class", "digit_class_acc", "{:.2f}"), ("mols valid (argmax / sampled)", None, None),
+         ("unique / novel", None, None), ("KL score", "mol_kl_score", "{:.2f}"), ("FCD / ref", "mol_fcd_ratio", "{:.2f}"),
+         ("heavy atoms / training", "mol_heavy_ratio", "{:.2f}"), ("collapsed (digits / mols)", None, None)]
+
+
+def _fmt(metrics: dict, name: str, fmt: str = "{:.2f}") -> str:
+    v = metrics.get(f"Headline/{name}")
+    return "–" if v is None else fmt.format(v)
+
+
+def results_table(rows: list[dict], runs_by: dict) -> str:
+    """The README's table: a row per entry, each from its run's metrics."""
+    head = ["run", "command", *(h for h, _, _ in TABLE), "train s"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        run = runs_by(row)
+        if run is None:
+            out.append(f"| {row['label']} | `{row['command']}` | (no such run in the store) |")
+            continue
+        m = run.data.metrics
+        cells = []
+        for header, name, fmt in TABLE:
+            if name:
+                cells.append(_fmt(m, name, fmt))
+            elif header.startswith("mols valid"):
+                cells.append(f"{_fmt(m, 'mol_valid', '{:.3f}')} / {_fmt(m, 'mol_valid_sampled', '{:.3f}')}")
+            elif header.startswith("unique"):
+                cells.append(f"{_fmt(m, 'mol_unique')} / {_fmt(m, 'mol_novel')}")
+            else:
+                cells.append(" / ".join({None: "–", 1.0: "yes", 0.0: "no"}[m.get(f"Headline/{k}")]
+                                        for k in ("digit_collapsed", "mol_collapsed")))
+        wall = m.get("train.wall_s")
+        out.append(f"| {row['label']} | `{row['command']}` | " + " | ".join(cells) +
+                   f" | {'–' if wall is None else f'{wall:.0f}'} |")
+    return "\n".join(out) + "\n"
+
+
+def _runs_by(client, exp_id: str):
+    def find(row: dict):
+        if row.get("run") == "workspace":
+            import json
+
+            from . import paths
+
+            return client.get_run(json.loads((paths.results("train") / "mlflow.json").read_text())["run_id"])
+        tag, value = ("dvc.exp_name", row["exp"]) if "exp" in row else ("braingan.sweep", row["sweep"])
+        runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{value}'",
+                                  order_by=["attributes.start_time DESC"])
+        runs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED"]
+        return runs[0] if runs else None
+    return find
+
+
+def replace_block(readme: str, table: str) -> str:
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in readme or end not in readme:
+        raise SystemExit(f"the README has no {start} ... {end} block to fill")
+    head, rest = readme.split(start, 1)
+    return head + start + "\n" + table + end + rest.split(end, 1)[1]
+
+
 def main(argv=None) -> None:
     from mlflow.tracking import MlflowClient
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="braingan compare", description=__doc__.splitlines()[0])
     ap.add_argument("--last", type=int, default=10, help="newest N training runs")
     ap.add_argument("--filter", default="", help="an MLflow search filter, ANDed with 'not a child run'")
+    ap.add_argument("--rows", help="a YAML list of results-table rows (label, command, run|exp|sweep)")
+    ap.add_argument("--readme", help="with --rows: replace the table between the README's results markers")
     ap.add_argument("--out", default="", help="write here instead of stdout")
     a = ap.parse_args(argv)
     client = MlflowClient(tracking_uri())
     exp = client.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         sys.exit(f"no MLflow experiment '{EXPERIMENT}' at {tracking_uri()}: run the pipeline first")
+    if a.rows:
+        import yaml
+        from pathlib import Path
+
+        from .fsutil import write_text
+
+        table = results_table(yaml.safe_load(Path(a.rows).read_text()), _runs_by(client, exp.experiment_id))
+        if a.readme:
+            write_text(a.readme, replace_block(Path(a.readme).read_text(), table))
+            print(f"results table of {a.rows} written into {a.readme}")
+        else:
+            print(table)
+        return
     runs = client.search_runs([exp.experiment_id], filter_string=a.filter, order_by=["attributes.start_time DESC"],
                               max_results=1000)
     runs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags][: a.last]

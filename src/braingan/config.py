@@ -95,6 +95,8 @@ class Model:
     # > 0: while training, SMILES rows are straight-through Gumbel-softmax samples at this
     # temperature (hard one-hot forward, soft gradient) instead of softmax rows; 0: softmax rows.
     gumbel_tau: float = num(1.0, 0.0)
+    # > 0: the temperature decays exponentially from gumbel_tau to this over train.steps; 0: fixed
+    gumbel_tau_end: float = num(0.0, 0.0)
 
 
 @dataclass

@@ -51,7 +51,7 @@ HEADLINE = {
     "mol_valid": "smiles.validity", "mol_valid_sampled": "smiles.sampled.validity", "mol_unique": "smiles.unique",
     "mol_novel": "smiles.novelty", "mol_kl_score": "smiles.kl_score", "mol_fcd_score": "smiles.fcd_score",
     "mol_fcd_ratio": "smiles.fcd_ratio", "mol_heavy_atoms": "smiles.heavy_atoms_mean",
-    "mol_collapsed": "smiles.collapsed",
+    "mol_heavy_ratio": "smiles.heavy_atoms_ratio", "mol_collapsed": "smiles.collapsed",
 }
 VALIDITY_NOTE = {
     "selfies": "holds by construction: every SELFIES symbol string decodes to a molecule, so validity is no "

@@ -93,12 +93,14 @@ def _check_server(uri: str, parts, timeout: float, fix: str) -> None:
 
 
 def _retry(fn, *args, tries: int = 30, **kwargs):
-    """Retry SQLite "database is locked" (another queued run is writing) with backoff."""
+    """Retry SQLite "database is locked" (another queued run is writing) with backoff, and
+    "table ... already exists" (two runs creating a new store's tables at once)."""
     for i in range(tries):
         try:
             return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001
-            if "locked" not in str(e).lower() or i == tries - 1:
+            text = str(e).lower()
+            if not ("locked" in text or ("table" in text and "already exists" in text)) or i == tries - 1:
                 raise
             time.sleep(min(2.0, 0.05 * 2**i))
 

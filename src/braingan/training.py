@@ -78,10 +78,18 @@ class GAN:
     device: torch.device
     G_step: nn.Module | None = None  # G and D as the steps call them: compiled with train.compile
     D_step: nn.Module | None = None
+    tau: float = 0.0  # the Gumbel temperature of this step (model.gumbel_tau, annealed if asked)
 
     def __post_init__(self):
         self.G_step = self.G_step or self.G
         self.D_step = self.D_step or self.D
+        self.tau = self.cfg.model.gumbel_tau
+
+    def anneal(self, step: int) -> None:
+        """Exponential decay of the Gumbel temperature from gumbel_tau to gumbel_tau_end."""
+        m = self.cfg.model
+        if m.gumbel_tau > 0 and m.gumbel_tau_end > 0:
+            self.tau = m.gumbel_tau * (m.gumbel_tau_end / m.gumbel_tau) ** (step / max(1, self.cfg.train.steps - 1))
 
     @property
     def compiled(self) -> bool:
@@ -133,7 +141,7 @@ def train_critic(gan: GAN, task: int) -> dict:
     with record_function("critic.real_batch"):
         real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
     with torch.no_grad(), record_function("critic.fake_batch"):
-        fake, t, _ = fake_batch(gan.G_step, c.model, task, len(real), gan.rng, gan.device, tau=c.model.gumbel_tau)
+        fake, t, _ = fake_batch(gan.G_step, c.model, task, len(real), gan.rng, gan.device, tau=gan.tau)
     # The class head learns from real digits only (their labels are known).
     d_loss, logs = gan.loss.critic_loss(gan.D_step, real, fake, t, real_cls, penalty_critic=gan.D)
     with record_function("critic.backward"):
@@ -150,8 +158,7 @@ def train_generator(gan: GAN, task: int) -> dict:
     c = gan.cfg
     gan.D.requires_grad_(False)  # no critic gradients needed for the generator's update
     with record_function("generator.forward"):
-        fake, t, cls = fake_batch(gan.G_step, c.model, task, c.train.batch_size, gan.rng, gan.device,
-                                  tau=c.model.gumbel_tau)
+        fake, t, cls = fake_batch(gan.G_step, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=gan.tau)
         g_loss, logs = gan.loss.generator_loss(gan.D_step, fake, t, cls)
     with record_function("generator.backward"):
         gan.opt_g.zero_grad(set_to_none=True)
@@ -239,6 +246,7 @@ def run(cfg: Config, data: Processed, tracker, out: Path = paths.results("train"
                        dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
             for step in bar:
                 task = tasks[step % len(tasks)]
+                gan.anneal(step)
                 for _ in range(tc.n_critic):
                     d_logs = train_critic(gan, task)
                 g_logs = train_generator(gan, task)
