@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+from braingan.data.encodings import ENCODINGS
+from braingan.models import FAMILIES
 from helpers import ROOT, run_env, tiny_params, tree, write_params
 
 
@@ -83,8 +85,8 @@ LONG_LINE = b"C" * 10_000_000
 CASES = [
     # --- params: values, types, keys, the file itself (stage `validate` checks them all first)
     ("validate", _params(**{"model.activation": "foo"}), {}, "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
-    ("validate", _params(**{"model.family": "gpt"}), {}, "model.family: 'gpt' is not allowed; allowed values: seed, resnet"),
-    ("validate", _params(**{"preprocess.encoding": "inchi"}), {}, "preprocess.encoding: 'inchi' is not allowed; allowed values: smiles, deepsmiles, selfies"),
+    ("validate", _params(**{"model.family": "gpt"}), {}, f"model.family: 'gpt' is not allowed; allowed values: {', '.join(FAMILIES.names())}"),
+    ("validate", _params(**{"preprocess.encoding": "inchi"}), {}, f"preprocess.encoding: 'inchi' is not allowed; allowed values: {', '.join(ENCODINGS.names())}"),
     ("validate", _params(**{"train.steps": "100"}), {}, "train.steps: expected an integer, got '100'"),
     ("validate", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),
     ("validate", _params(**{"seed": -1}), {}, "seed: -1 is too small; allowed: >= 0"),

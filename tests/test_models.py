@@ -142,34 +142,38 @@ def test_non_saturating_loss_at_an_undecided_critic_is_2_ln_2():
 @pytest.mark.parametrize("loss_name", losses.LOSSES.names())
 @pytest.mark.parametrize("critic_task_on", ["real", "real+fake"])
 def test_one_pass_critic_loss_equals_separate_passes(loss_name, critic_task_on):
-    """The concatenated real|fake|interpolate pass computes what three passes computed
-    (equal within float32 rounding: 1e-5 relative), gradients included."""
+    """The concatenated real|fake pass computes what two passes computed (equal within
+    float32 rounding: 1e-5 relative), gradients included; the penalty is the loss's own."""
     torch.manual_seed(0)
     m = Model(family="resnet", conditioning="task+class", dim=8, blocks=1)
     _, D = models.build(m, (16, 6))
     real, fake = torch.rand(8, 16, 6), torch.rand(8, 16, 6)
     task, cls = torch.zeros(8, dtype=torch.long), torch.arange(8) % 10
-    cfg = Train(loss=loss_name, critic_task_on=critic_task_on, gp_lambda=10.0)
-    loss = losses.build(cfg)
+    loss = losses.build(Train(loss=loss_name, critic_task_on=critic_task_on, gp_lambda=10.0))
     torch.manual_seed(1)
     fused, _ = loss.critic_loss(D, real, fake, task, cls)
     g_fused = torch.autograd.grad(fused, list(D.parameters()))
     torch.manual_seed(1)  # the same interpolation weights
     out_r, out_f = D(real), D(fake)
     aux = losses.aux_loss(out_r, task, cls) + (losses.aux_loss(out_f, task, cls) if critic_task_on == "real+fake" else 0)
-    adv = loss.critic_adv(out_r["score"], out_f["score"])
-    if loss_name == "wgan-gp":
-        eps = torch.rand(8, 1, 1)
-        pen = 10.0 * losses.gradient_penalty(D, real, fake, eps)
-    elif loss_name == "ns-r1":
-        pen = 5.0 * losses.r1_penalty(D, real)
-    else:
-        pen = 0.0
-    separate = adv + aux + pen
+    separate = loss.critic_adv(out_r["score"], out_f["score"]) + aux + loss.penalty(D, real, fake)[0]
     g_sep = torch.autograd.grad(separate, list(D.parameters()))
     assert fused.item() == pytest.approx(separate.item(), rel=1e-5)
     for a, b in zip(g_fused, g_sep):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_default_losses_penalties_are_the_gradient_penalty_and_r1():
+    torch.manual_seed(0)
+    _, D = models.build(Model(family="resnet", dim=8, blocks=1), (16, 6))
+    real, fake = torch.rand(4, 16, 6), torch.rand(4, 16, 6)
+    torch.manual_seed(1)
+    gp = losses.build(Train(loss="wgan-gp", gp_lambda=10.0)).penalty(D, real, fake)[0]
+    torch.manual_seed(1)
+    assert gp.item() == pytest.approx(10 * losses.gradient_penalty(D, real, fake, torch.rand(4, 1, 1)).item())
+    r1 = losses.build(Train(loss="ns-r1", gp_lambda=4.0)).penalty(D, real, fake)[0]
+    assert r1.item() == pytest.approx(2 * losses.r1_penalty(D, real).item())
+    assert losses.build(Train(loss="wgan-clip")).penalty(D, real, fake)[0].item() == 0.0
 
 
 def test_clipping_bounds_every_critic_weight():

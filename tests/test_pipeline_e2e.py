@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from braingan.config import Config
+from braingan.data.encodings import ENCODINGS
 from helpers import dvc, make_repo, mlflow_client, mlflow_runs, run_env, tiny_params, tree, write_params
 
 pytestmark = pytest.mark.e2e
@@ -212,7 +213,7 @@ REJECTED = [
     ("train.lr_d=.inf", "train.lr_d: inf is not a finite number"),
     ("train.lr_g=.nan", "train.lr_g: nan is not a finite number"),
     ("model.dim=100000000", "model.dim / model.blocks / model.z_dim"),
-    ("preprocess.encoding=inchi", "preprocess.encoding: 'inchi' is not allowed; allowed values: smiles, deepsmiles, selfies"),
+    ("preprocess.encoding=inchi", f"preprocess.encoding: 'inchi' is not allowed; allowed values: {', '.join(ENCODINGS.names())}"),
     ("fetch.smiles.sha256=/etc/passwd", "fetch.smiles.sha256: '/etc/passwd' is not allowed"),
     ("train.steps=0", "train.steps: 0 is too small"),
     ("evaluate.score_split=1000", "evaluate.score_split: 1000 is larger than evaluate.n_samples"),
