@@ -13,11 +13,14 @@ around it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
 from .errors import BrainganError
+
+PASSED_ON = {"compare": "braingan.compare", "preset": "braingan.presets", "server": "braingan.server"}
 
 
 def _sample(a) -> None:
@@ -82,22 +85,20 @@ def main(argv=None) -> None:
     r.add_argument("--alias", default="champion")
     r.set_defaults(func=_register)
 
-    c = sub.add_parser("compare", help="a Markdown comparison of training runs", add_help=False)
-    c.set_defaults(func=lambda a: __import__("braingan.compare", fromlist=["main"]).main(a.rest))
-    c.add_argument("rest", nargs=argparse.REMAINDER)
-
-    p = sub.add_parser("preset", help="print the `dvc exp run -S` arguments of a preset", add_help=False)
-    p.set_defaults(func=lambda a: __import__("braingan.presets", fromlist=["main"]).main(a.rest))
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    # these three keep their own argument parsers (their modules also run with python -m)
+    sub.add_parser("compare", help="a Markdown comparison of training runs; the README's results table")
+    sub.add_parser("preset", help="print the `dvc exp run -S` arguments of a preset")
 
     u = sub.add_parser("ui", help="the MLflow UI on this project's store, bound to 127.0.0.1")
     u.add_argument("--port", type=int, default=5000)
     u.set_defaults(func=_ui)
 
-    v = sub.add_parser("server", help="the team tracking server: PostgreSQL backend, served artifacts", add_help=False)
-    v.set_defaults(func=lambda a: __import__("braingan.server", fromlist=["main"]).main(a.rest))
-    v.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("server", help="the team tracking server: PostgreSQL backend, served artifacts")
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASSED_ON:
+        importlib.import_module(PASSED_ON[argv[0]]).main(argv[1:])
+        return
     a = ap.parse_args(argv)
     try:
         a.func(a)

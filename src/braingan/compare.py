@@ -9,7 +9,7 @@ Prints the params that differ between the runs, the headline metrics, and where 
 run's pictures are. With --rows, writes the README's results table instead: one row per
 entry of the rows file, each naming its run (the workspace's, a DVC experiment's, or a
 sweep row's) and the command that made it; --readme replaces the table between the
-README's `<!-- results -->` markers.
+README's `<!-- results:start -->` and `<!-- results:end -->` markers (--block: other names).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ TABLE = [("digit score / real", "digit_score_ratio", "{:.2f}"), ("digit FD / flo
 
 
 def _fmt(metrics: dict, name: str, fmt: str = "{:.2f}") -> str:
-    v = metrics.get(f"Headline/{name}")
+    v = metrics.get(f"Headline/{name}", metrics.get(f"eval.{HEADLINE[name]}"))
     return "–" if v is None else fmt.format(v)
 
 
@@ -76,7 +76,7 @@ def results_table(rows: list[dict], runs_by: dict) -> str:
             elif header.startswith("unique"):
                 cells.append(f"{_fmt(m, 'mol_unique')} / {_fmt(m, 'mol_novel')}")
             else:
-                cells.append(" / ".join({None: "–", 1.0: "yes", 0.0: "no"}[m.get(f"Headline/{k}")]
+                cells.append(" / ".join({"–": "–", "1.00": "yes", "0.00": "no"}[_fmt(m, k)]
                                         for k in ("digit_collapsed", "mol_collapsed")))
         wall = m.get("train.wall_s")
         out.append(f"| {row['label']} | `{row['command']}` | " + " | ".join(cells) +
@@ -100,8 +100,8 @@ def _runs_by(client, exp_id: str):
     return find
 
 
-def replace_block(readme: str, table: str) -> str:
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
+def replace_block(readme: str, table: str, block: str = "results") -> str:
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     if start not in readme or end not in readme:
         raise SystemExit(f"the README has no {start} ... {end} block to fill")
     head, rest = readme.split(start, 1)
@@ -115,7 +115,8 @@ def main(argv=None) -> None:
     ap.add_argument("--last", type=int, default=10, help="newest N training runs")
     ap.add_argument("--filter", default="", help="an MLflow search filter, ANDed with 'not a child run'")
     ap.add_argument("--rows", help="a YAML list of results-table rows (label, command, run|exp|sweep)")
-    ap.add_argument("--readme", help="with --rows: replace the table between the README's results markers")
+    ap.add_argument("--readme", help="with --rows: replace the table between the README's markers")
+    ap.add_argument("--block", default="results", help="with --readme: the markers' name (<!-- NAME:start -->)")
     ap.add_argument("--out", default="", help="write here instead of stdout")
     a = ap.parse_args(argv)
     client = MlflowClient(tracking_uri())
@@ -130,7 +131,7 @@ def main(argv=None) -> None:
 
         table = results_table(yaml.safe_load(Path(a.rows).read_text()), _runs_by(client, exp.experiment_id))
         if a.readme:
-            write_text(a.readme, replace_block(Path(a.readme).read_text(), table))
+            write_text(a.readme, replace_block(Path(a.readme).read_text(), table, a.block))
             print(f"results table of {a.rows} written into {a.readme}")
         else:
             print(table)
