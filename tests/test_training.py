@@ -118,7 +118,7 @@ def test_generator_file_loads_with_weights_only_and_identical_weights_give_ident
     state = torch.load(sorted((tmp_path / "a" / "ckpt").glob("*.pt"))[-1], weights_only=True)
     assert state["step"] == 6
     G, mcfg, blob = checkpoint.load_generator(tmp_path / "a" / "g.pt")
-    assert mcfg.family == "resnet" and blob["tasks"] == [0, 1] and blob["encoding"]["encoding"] == "smiles"
+    assert mcfg.family == "resnet" and blob["tasks"] == [0, 1] and blob["encoding"]["encoding"] == "selfies"
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(tmp_path / "a" / "g.pt") == digest(tmp_path / "b" / "g.pt")
     for name in ("once.pt", "twice.pt"):  # saved twice: the temp file's random name does not get in

@@ -72,7 +72,7 @@ class Fetch:
 class Preprocess:
     invalid: str = choice("repair", "repair", "drop")  # what to do with SMILES RDKit rejects
     canonical: bool = True  # RDKit canonical SMILES
-    encoding: str = registered("smiles", "braingan.data.encodings:ENCODINGS")  # how a molecule is written
+    encoding: str = registered("selfies", "braingan.data.encodings:ENCODINGS")  # how a molecule is written
     tokens: str = registered("atoms", "braingan.data.encodings:TOKENIZERS")  # symbols of smiles/deepsmiles
     max_len: int = num(60, 0)  # in symbols of the encoding; 0 = no limit
     dedupe: bool = True
@@ -103,20 +103,20 @@ class Model:
 class Train:
     loss: str = registered("wgan-gp", "braingan.losses:LOSSES")
     tasks: str = choice("both", "both", "mnist", "smiles")
-    steps: int = num(4000, 1)  # generator updates, tasks taking turns
+    steps: int = num(20000, 1)  # generator updates, tasks taking turns
     batch_size: int = num(32, 2)
-    n_critic: int = num(5, 1)
-    lr_g: float = num(6e-4, 0.0, 1.0, lo_open=True)  # Adam learning rate of the generator
-    lr_d: float = num(6e-4, 0.0, 1.0, lo_open=True)  # ... and of the critic (TTUR when they differ)
+    n_critic: int = num(1, 1)
+    lr_g: float = num(8e-4, 0.0, 1.0, lo_open=True)  # Adam learning rate of the generator
+    lr_d: float = num(2.4e-3, 0.0, 1.0, lo_open=True)  # ... and of the critic (TTUR when they differ)
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
     clip: float = num(0.01, 0.0)  # wgan-clip weight clipping
     gp_lambda: float = num(10.0, 0.0)  # penalty weight: wgan-gp lambda, ns-r1 gamma
     critic_task_on: str = choice("real", "real", "real+fake")
-    gen_task_weight: float = num(0.1, 0.0)
+    gen_task_weight: float = num(0.5, 0.0)
     log_every: int = num(10, 1)
-    sample_every: int = num(1000, 1)
-    checkpoint_every: int = num(500, 1)
+    sample_every: int = num(2000, 1)
+    checkpoint_every: int = num(1000, 1)
     device: str = choice("auto", "auto", "cpu", "cuda")
     threads: int = num(0, 0)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
     # torch.compile the generator and the critic as the generator step uses it (the critic step's
