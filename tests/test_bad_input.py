@@ -12,7 +12,6 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
 
 from braingan.data.encodings import ENCODINGS
 from braingan.models import FAMILIES
@@ -159,13 +158,27 @@ CASES = [
 @pytest.fixture(scope="module")
 def state(tmp_path_factory):
     """A finished tiny run: data/, models/, results/, and its MLflow store (one run)."""
+    from braingan import classifier, paths, training
+    from braingan.config import from_dict
+    from braingan.data import dataset, fetch, preprocess
+    from braingan.stage import STAGES
+    from braingan.tracking import Run
+
     d = tmp_path_factory.mktemp("state")
-    env = {**run_env(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{d / 'mlflow.db'}"}
-    write_params(d, tiny_params(**{"evaluate.fcd": False}))
-    for stage in ("fetch", "preprocess", "classifier", "train"):
-        subprocess.run([sys.executable, str(ROOT / "pipeline" / f"{stage}.py")], cwd=d, env=env, check=True,
-                       capture_output=True, timeout=600)
-    (d / "params.yaml").unlink()
+    params = tiny_params(**{"train.steps": 2, "train.sample_every": 2, "train.checkpoint_every": 2})
+    cfg = from_dict(params)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.chdir(d)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{d / 'mlflow.db'}")
+        fetch.run(cfg)
+        preprocess.run(cfg)
+        data = dataset.load()
+        classifier.run(cfg, data)
+        training.run(from_dict(params, STAGES["train"], "train"), data, Run())
+    finally:
+        mp.undo()
+    assert (d / paths.GENERATOR).exists()
     return d
 
 
@@ -191,6 +204,7 @@ def test_bad_input_is_rejected_clearly_and_nothing_is_written(tmp_path, monkeypa
         setup(tmp_path, request.getfixturevalue("state"))
     else:
         setup(tmp_path)
+    capsys.readouterr()  # the first case that needs the shared state also sees its training output
     before = tree(tmp_path)
     code, err = _run_stage(stage, tmp_path, env, monkeypatch, capsys)
     assert code == 2, err

@@ -35,10 +35,16 @@ def _evaluate(d, data, cfg, out):
                           clf_path=d / "classifier.pt", train_run=d / "train" / "mlflow.json")
 
 
-def test_every_metric_is_present_with_its_type(trained, tmp_path):
+@pytest.fixture(scope="module")
+def evaluated(trained, tmp_path_factory):
     d, data, cfg = trained
-    m = _evaluate(d, data, cfg, tmp_path)
-    assert json.loads((tmp_path / "metrics.json").read_text()) == m
+    out = tmp_path_factory.mktemp("evaluated")
+    return _evaluate(d, data, cfg, out), out
+
+
+def test_every_metric_is_present_with_its_type(evaluated):
+    m, out = evaluated
+    assert json.loads((out / "metrics.json").read_text()) == m
     for key, typ in {"classifier_score": float, "score_ratio": float, "frechet": float, "frechet_over_floor": float,
                      "classes_covered": int, "class_accuracy": float, "collapsed": bool, "collapsed_rule": str,
                      "diversity_ratio": float}.items():
@@ -53,12 +59,11 @@ def test_every_metric_is_present_with_its_type(trained, tmp_path):
     ref = m["reference"]
     assert ref["digits"]["frechet_floor_n"] == 100 and ref["smiles"]["trainset"]["n"] == 100
     for f in ("digits.png", "molecules.png", "descriptors.png", "positions.png", "smiles.csv", "timings.json"):
-        assert (tmp_path / f).stat().st_size > 0, f
+        assert (out / f).stat().st_size > 0, f
 
 
-def test_novelty_is_against_the_training_set_and_the_trainset_sampler_draws_without_replacement(trained, tmp_path):
-    d, data, cfg = trained
-    ts = _evaluate(d, data, cfg, tmp_path)["reference"]["smiles"]["trainset"]
+def test_novelty_is_against_the_training_set_and_the_trainset_sampler_draws_without_replacement(evaluated):
+    ts = evaluated[0]["reference"]["smiles"]["trainset"]
     assert ts["validity"] == 1.0 and ts["novelty"] == 0.0 and ts["unique"] == 1.0
     assert ts["kl_score"] > 0.5 and not ts["collapsed"]  # 100 molecules: the KDEs are noisy
 

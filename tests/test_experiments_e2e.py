@@ -131,5 +131,5 @@ def test_push_then_fresh_clone_pull_runs_nothing(tmp_path):
     subprocess.run(["git", "clone", "-q", str(r), str(b)], check=True, env=env)
     dvc(b, "pull")
     assert (b / "models/generator.pt").exists() and (b / "data/processed/meta.json").exists()
-    out = dvc(b, "repro").stdout
-    assert "Running stage" not in out, out
+    out = dvc(b, "repro").stdout  # `inputs` always runs: it fingerprints the source files, in well under a second
+    assert [line for line in out.splitlines() if line.startswith("Running stage")] == ["Running stage 'inputs':"], out

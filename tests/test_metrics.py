@@ -165,7 +165,7 @@ def test_pad_runs_and_symbol_runs_are_reported_apart():
 
 def test_near_copies_are_flagged_against_the_training_reference_and_training_strings_are_not():
     rng = np.random.default_rng(0)
-    V, L = 24, 60
+    V, L = 24, 116  # the seed's Stahl canvas: training strings of 20-55 symbols, mostly pad
     train = np.array([np.concatenate([rng.integers(1, V, k), np.zeros(L - k, int)]) for k in rng.integers(20, 55, 600)])
     ref = col.smiles_diversity(train[:300], PAD, V, rng)
     held = _collapse(train[300:], ref, V)
@@ -175,6 +175,13 @@ def test_near_copies_are_flagged_against_the_training_reference_and_training_str
     c = _collapse(copies, ref, V)
     assert c["collapsed"] and c["hamming_ratio"] < 0.5 and c["collapsed_because"] == "hamming_ratio < 0.5"
     assert c["vocab_share"] == pytest.approx(3 / (V - 1)) and c["top_output_share"] < 0.01
+
+
+def test_hamming_distance_counts_differing_positions_over_the_pair_extent():
+    a, b = [C, O, PAD, PAD, PAD], [C, N, N, PAD, PAD]  # differ at 1 and 2; either has a symbol at 0-2
+    assert col.hamming_diversity(np.array([a, b]), PAD, np.random.default_rng(0)) == pytest.approx(2 / 3)
+    assert col.hamming_diversity(np.array([[PAD] * 5, [PAD] * 5]), PAD, np.random.default_rng(0)) == 0.0
+    assert col.hamming_diversity(np.array([a]), PAD, np.random.default_rng(0)) is None
 
 
 def test_position_entropy_by_hand():

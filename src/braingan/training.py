@@ -352,7 +352,7 @@ class Monitor:
         real = cv.round_trip(data.heldout_images[: self.N], data.shape, data.mode)
         self.digit_ref = col.feature_diversity(clf.predict(net, real)[1], rng)
         rows = data.smiles_train_idx[rng.permutation(len(data.smiles_train_idx))[: self.N]]
-        self.smiles_ref = col.hamming_diversity(rows, rng)
+        self.smiles_ref = col.hamming_diversity(rows, data.vocab.pad, rng)
 
     def indicators(self, gan: GAN, tasks) -> dict[str, float]:
         rng, vocab, out = np.random.default_rng(self.seed), self.data.vocab, {}
@@ -364,7 +364,7 @@ class Monitor:
         if SMILES in tasks:
             x, _ = generate(gan.G, gan.cfg.model, SMILES, self.N, self.seed + 3, gan.device)
             idx = x.argmax(-1)
-            out["smiles_diversity_ratio"] = col.hamming_diversity(idx, rng) / max(self.smiles_ref, 1e-12)
+            out["smiles_diversity_ratio"] = col.hamming_diversity(idx, vocab.pad, rng) / max(self.smiles_ref, 1e-12)
             out["smiles_all_pad_share"] = float((idx == vocab.pad).all(1).mean())
             out["smiles_vocab_share"] = col.vocab_share(idx, vocab.pad, len(vocab))
         return out
