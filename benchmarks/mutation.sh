@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf mutants
-.venv/bin/mutmut run --max-children "${JOBS:-2}" > mutants.log 2>&1 || true
+# two workers side by side on 2 cores: one thread each (tiny_params reads BRAINGAN_TEST_THREADS)
+BRAINGAN_TEST_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/mutmut run --max-children "${JOBS:-2}" > mutants.log 2>&1 || true
 tail -3 mutants.log
 .venv/bin/python benchmarks/mutation_report.py

@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 N=${1:-2000}
-dvc exp run --queue -q -n qpair-a -S train.steps=$N >/dev/null
-dvc exp run --queue -q -n qpair-b -S train.steps=$((N + 1)) >/dev/null
+dvc exp run --queue -q -n qpair-a -S train.steps=$N >/dev/null 2>&1
+dvc exp run --queue -q -n qpair-b -S train.steps=$((N + 1)) >/dev/null 2>&1
 dvc queue start -j 2 >/dev/null 2>&1
 sleep 5
-while dvc queue status | grep -qE "Queued|Running"; do sleep 5; done
-dvc exp run -q -n qpair-lone -S train.steps=$((N + 2)) >/dev/null
+# (capture first: `grep -q` closing the pipe early would end the loop under pipefail)
+while status=$(dvc queue status) && grep -qE "Queued|Running" <<<"$status"; do sleep 5; done
+dvc exp run -q -n qpair-lone -S train.steps=$((N + 2)) >/dev/null 2>&1
 dvc exp show --json | python -c "
 import json, sys
 rates = {}

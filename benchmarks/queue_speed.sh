@@ -20,7 +20,7 @@ for mode in seq queue; do
   else
     for v in $V; do dvc exp run --queue -q -S "$v" >/dev/null 2>&1; done
     dvc queue start -j 2 >/dev/null 2>&1
-    while dvc queue status | grep -qE "Queued|Running"; do sleep 3; done
+    while status=$(dvc queue status) && grep -qE "Queued|Running" <<<"$status"; do sleep 3; done
   fi
   echo "$mode: $(( $(date +%s) - t0 )) s"
   "$PY" -c "

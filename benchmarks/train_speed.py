@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from braingan import losses, models, training  # noqa: E402
+from braingan import classifier, losses, models, training  # noqa: E402
 from braingan.config import from_dict, override, read_params  # noqa: E402
 from braingan.data import dataset  # noqa: E402
 from braingan.device import cpu_threads  # noqa: E402
@@ -122,7 +122,15 @@ def main():
           f"dim {cfg.model.dim} blocks {cfg.model.blocks} batch {cfg.train.batch_size} n_critic {cfg.train.n_critic}; "
           f"fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s")
     plain = measure("plain eager", gan, plain_step, args.steps, peak)
-    measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps, peak, plain)
+    optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps,
+                        peak, plain)
+    monitor = training.Monitor(data, classifier.load(), cfg.seed)  # the collapse indicators, every sample_every
+    t = time.perf_counter()
+    for _ in range(3):
+        monitor.indicators(gan, (models.MNIST, models.SMILES))
+    per_call = (time.perf_counter() - t) / 3
+    print(f"  monitor (both tasks, {monitor.N} samples each): {per_call:.2f} s per call, every {cfg.train.sample_every} "
+          f"steps = {per_call / (cfg.train.sample_every / optimised):.2%} of training time")
     compiled = from_dict(override(read_params(), {"train.compile": True}))
     gan_c = training.GAN.create(compiled, real, data.shape, device)
     if gan_c.compiled:
@@ -135,6 +143,10 @@ def main():
             for i in range(20):
                 optimised_step(gan, i % 2)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+        regions = [e for e in prof.key_averages() if e.key.startswith(("critic.", "generator."))]
+        print("| region | ms per step |\n|---|---|")
+        for e in sorted(regions, key=lambda e: -e.cpu_time_total):
+            print(f"| {e.key} | {e.cpu_time_total / 1e3 / 20:.1f} |")
 
     seed = from_dict(override(read_params(), {
         "model.family": "seed", "model.activation": "softmax", "model.z_dim": 2, "model.dropout": 0.4,

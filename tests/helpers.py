@@ -20,7 +20,8 @@ def tiny_params(**overrides) -> dict:
     d = Config().to_dict()
     d["preprocess"].update(max_digits=600, max_len=40)
     d["model"].update(dim=8, blocks=1, z_dim=8)
-    d["train"].update(steps=6, batch_size=8, n_critic=2, log_every=2, sample_every=3, checkpoint_every=3)
+    d["train"].update(steps=6, batch_size=8, n_critic=2, log_every=2, sample_every=3, checkpoint_every=3,
+                      threads=int(os.environ.get("BRAINGAN_TEST_THREADS", 0)))  # 1 where tests run side by side
     d["classifier"].update(epochs=2)
     d["evaluate"].update(n_samples=40, distribution_max=40, score_split=10, ref_draws=2)
     return override(d, overrides)

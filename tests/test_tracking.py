@@ -2,6 +2,8 @@
 never shown and sent as basic auth, unreachable servers fail fast."""
 import base64
 import http.server
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,6 +12,7 @@ import pytest
 from braingan import tracking
 from braingan.errors import TrackingError
 from braingan.fsutil import repo_root
+from helpers import ROOT, run_env
 
 
 def test_unreachable_server_fails_within_seconds(monkeypatch):
@@ -98,3 +101,27 @@ def test_runs_are_named_after_their_dvc_experiment(monkeypatch):
     assert tracking.run_name(Config()) == "resnet-per-task-wgan-gp-both"
     monkeypatch.setenv("DVC_EXP_NAME", "potty-jean")
     assert tracking.run_name(Config()) == "potty-jean"
+
+
+def test_experiments_starting_together_on_a_new_sqlite_store_all_open_it(tmp_path):
+    """`dvc queue start -j 2` on a fresh workspace: both `validate` stages create the store at
+    once; without the lock one of them fails with "table ... already exists"."""
+    go = tmp_path / "go"
+    code = ("import os, sys, time\n"
+            "from braingan import validation\n"
+            "import mlflow.store.tracking.sqlalchemy_store\n"
+            f"open({str(tmp_path)!r} + '/ready' + sys.argv[1], 'w').close()\n"
+            f"while not os.path.exists({str(go)!r}): time.sleep(0.005)\n"
+            "validation.open_store()\n")
+    env = {**run_env(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for i in range(4)]
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("ready*"))) < 4 and time.time() < deadline:  # all have imported mlflow
+        time.sleep(0.05)
+    go.touch()
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, "\n".join(o[-1500:] for o in outs)
+    from mlflow.tracking import MlflowClient
+
+    assert [e.name for e in MlflowClient(env["MLFLOW_TRACKING_URI"]).search_experiments()].count("braingan") == 1

@@ -28,6 +28,7 @@ PRESETS = {
         "train.loss": "wgan-clip", "train.clip": 0.01, "train.n_critic": 5, "train.batch_size": 32,
         "train.lr_g": 1e-5, "train.lr_d": 1e-5, "train.beta1": 0.5, "train.beta2": 0.9, "train.tasks": "both",
         "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0, "train.steps": 3000,
+        "train.sample_every": 250,  # not in 2018: the collapse curves need points to show when it happens
     },
 }
 
