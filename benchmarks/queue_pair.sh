@@ -2,18 +2,22 @@
 # Two queued default trainings side by side vs one alone: steps/s of each, from the train
 # stage's own metrics. Run in a checkout where `dvc repro` has run (nothing else running);
 # the three experiments are removed afterwards.
-#   bash benchmarks/queue_pair.sh [STEPS]        # default 2000 steps each
+#   bash benchmarks/queue_pair.sh [STEPS [PARAM=VALUE ...]]    # default 2000 steps each
+#   bash benchmarks/queue_pair.sh 2000 train.compile=true
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 N=${1:-2000}
-dvc exp run --queue -q -n qpair-a -S train.steps=$N >/dev/null 2>&1
-dvc exp run --queue -q -n qpair-b -S train.steps=$((N + 1)) >/dev/null 2>&1
+shift || true
+EXTRA=()
+for kv in "$@"; do EXTRA+=(-S "$kv"); done
+dvc exp run --queue -q -n qpair-a -S train.steps=$N "${EXTRA[@]}" >/dev/null 2>&1
+dvc exp run --queue -q -n qpair-b -S train.steps=$((N + 1)) "${EXTRA[@]}" >/dev/null 2>&1
 dvc queue start -j 2 >/dev/null 2>&1
 sleep 5
 # (capture first: `grep -q` closing the pipe early would end the loop under pipefail)
 while status=$(dvc queue status) && grep -qE "Queued|Running" <<<"$status"; do sleep 5; done
-dvc exp run -q -n qpair-lone -S train.steps=$((N + 2)) >/dev/null 2>&1
+dvc exp run -q -n qpair-lone -S train.steps=$((N + 2)) "${EXTRA[@]}" >/dev/null 2>&1
 dvc exp show --json | python -c "
 import json, sys
 rates = {}
