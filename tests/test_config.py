@@ -150,3 +150,30 @@ def test_model_too_large_for_memory_is_refused_naming_the_keys():
     with pytest.raises(ConfigError, match=r"model.dim / model.blocks / model.z_dim .* need about [\d,.]+ GiB.* this machine has"):
         check_fits(huge, (16, 2), 24 * 2**30)
     check_fits(Config().model, (72, 47), 24 * 2**30)  # the default fits
+
+
+def test_a_registry_returns_what_was_registered_and_refuses_a_name_twice():
+    from braingan.registry import Registry
+
+    r = Registry("train.loss")
+
+    @r.register("hinge")
+    class Hinge:
+        pass
+
+    assert r.get("hinge") is Hinge and r.names() == ("hinge",) and "hinge" in r and "wgan" not in r
+    with pytest.raises(ValueError, match=r"^train.loss: 'hinge' is registered twice$"):
+        r.register("hinge")(Hinge)
+    with pytest.raises(ConfigError, match=r"^train.loss: 'wgan' is not allowed; allowed values: hinge$"):
+        r.get("wgan")
+
+
+def test_an_undeclared_section_names_itself_and_lets_dunder_lookups_fail_plainly():
+    from braingan.config import Undeclared
+
+    u = Undeclared("train", "evaluate")
+    with pytest.raises(AttributeError) as e:
+        u.__deepcopy__  # noqa: B018 - copy/pickle probe dunders; they must get a plain AttributeError
+    assert e.value.args == ("__deepcopy__",)
+    with pytest.raises(AttributeError, match=r"stage 'evaluate' reads params section 'train' \(train.lr_g\)"):
+        u.lr_g  # noqa: B018

@@ -280,3 +280,42 @@ def test_mnist_idx_folder_and_npz(tmp_path):
     (tmp_path / "bad.idx").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
     with pytest.raises(DataError, match="truncated"):
         read_idx(tmp_path / "bad.idx")
+
+
+def test_download_verifies_with_the_given_algorithm_and_timeout(tmp_path, monkeypatch):
+    import urllib.request
+
+    src = tmp_path / "src.csv"
+    src.write_text("SMILES\nCCO\n")
+    md5 = hashlib.md5(src.read_bytes()).hexdigest()  # MNIST's IDX files are md5-verified
+    seen = []
+    real_urlopen = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: seen.append(timeout) or real_urlopen(url))
+    dest = tmp_path / "cache" / "x.csv"
+    assert download(src.as_uri(), dest, md5, algo="md5") == dest and seen == [30.0]
+    assert download(src.as_uri(), dest, md5, algo="md5") == dest and seen == [30.0]  # cached, checked with md5
+
+
+def test_a_failed_download_names_the_url_and_the_reason(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def refuse(url, timeout):
+        raise urllib.error.URLError("connection refused by the mirror")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(DataError) as e:
+        download("https://example.org/x.csv", tmp_path / "x", "0" * 64)
+    assert str(e.value) == ("could not download https://example.org/x.csv: connection refused by the mirror. No network? "
+                            "Point the source at a local copy instead (source: path, or a mirror path).")
+
+
+def test_deepsmiles_failures_become_an_encoding_error_naming_the_cause(monkeypatch):
+    enc = encodings.get("deepsmiles", "chars")
+
+    def fail(smiles):
+        raise KeyError(smiles)
+
+    monkeypatch.setattr(enc._conv, "encode", fail)
+    with pytest.raises(encodings.EncodingError, match=r"^deepsmiles cannot encode it \(KeyError\)$"):
+        enc.encode("CCO")

@@ -238,3 +238,20 @@ def test_fcd_score_of_a_set_against_itself_is_one(nci):
     assert dist.fcd_score(dist.fcd(act, act)) == pytest.approx(1.0, abs=1e-3)
     other = dist.ChemNet().activations(["C" * k for k in range(1, 61)])
     assert dist.fcd(other, act) > 10
+
+
+def test_fcd_score_is_exp_of_minus_a_fifth_of_the_distance():
+    assert dist.fcd_score(5.0) == pytest.approx(math.exp(-1.0))
+    assert dist.fcd_score(None) is None
+
+
+def test_fcd_needs_two_molecules_on_each_side():
+    a = np.array([[0.0, 1.0], [2.0, 0.0]])  # exactly two: defined
+    b = np.array([[1.0, 1.0], [3.0, 2.0], [0.0, 4.0]])
+    assert dist.fcd(a, b) == pytest.approx(frechet_distance(a, b)) and dist.fcd(b, a) is not None
+    assert dist.fcd(a[:1], b) is None and dist.fcd(b, a[:1]) is None
+
+
+def test_chemnet_activations_of_no_molecule_are_an_empty_512_column_float32_array():
+    a = dist.ChemNet().activations([])
+    assert a.shape == (0, 512) and a.dtype == np.float32

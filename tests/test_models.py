@@ -185,3 +185,14 @@ def test_clipping_bounds_every_critic_weight():
     loss.after_critic_step(D)
     assert all(p.abs().max() <= 0.01 for p in D.parameters())
     assert max(p.abs().max().item() for p in D.parameters()) == pytest.approx(0.01)
+
+
+def test_seed_generator_layers_follow_the_2018_write_up_with_parameters_counted_by_hand():
+    G = models.SeedGenerator(z_dim=2, cdim=2, shape=(116, 25), dropout=0.4)
+    assert [type(m).__name__ for m in G.net] == ["Dropout", "Upsample", "Conv1d", "ReLU", "Dropout", "Upsample",
+                                                 "Conv1d", "ReLU", "Dropout", "Conv1d"]
+    # dense 4 -> 29*6: 870; conv 6->8 k2: 104; conv 8->12 k2: 204; conv 12->25 k4: 1225
+    assert models.n_params(G) == 870 + 104 + 204 + 1225 == 2403
+    tiny = models.SeedGenerator(z_dim=2, cdim=2, shape=(8, 7), dropout=0.0)  # V // 4 = 1 channel
+    # dense 4 -> 2*1: 10; conv 1->2 k2: 6; conv 2->3 k2: 15; conv 3->7 k4: 91
+    assert models.n_params(tiny) == 10 + 6 + 15 + 91
