@@ -1,12 +1,14 @@
 """Strict params: every bad value is rejected with the key, the value and what is allowed;
 the allowed names come from the registries; a stage sees only the sections it declares."""
+import dataclasses
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from braingan import losses, models
+from braingan import config, losses, models
 from braingan.config import Config, ConfigError, from_dict, load, override
 from braingan.data import encodings, sources
 from helpers import ROOT, run_env
@@ -14,6 +16,41 @@ from helpers import ROOT, run_env
 
 def _with(**kv):
     return override(Config().to_dict(), {k.replace("__", "."): v for k, v in kv.items()})
+
+
+def test_field_builders_carry_the_default_and_what_validation_reads():
+    @dataclasses.dataclass
+    class _Fields:  # built while the test runs (Config's own fields are built at import)
+        rate: float = config.num(0.5, 0.0, 1.0, lo_open=True)
+        count: int = config.num(3, 1)
+        name: str = config.choice("b", "a", "b")
+        family: str = config.registered("resnet", "braingan.models:FAMILIES")
+        url: str = config.text("file://x", r"(https|file)://.+", "an https:// or file:// URL")
+
+    assert _Fields() == _Fields(0.5, 3, "b", "resnet", "file://x")
+    meta = {f.name: dict(f.metadata) for f in dataclasses.fields(_Fields)}
+    assert meta == {"rate": {"min": 0.0, "max": 1.0, "lo_open": True},
+                    "count": {"min": 1, "max": None, "lo_open": False},
+                    "name": {"choices": ("a", "b")},
+                    "family": {"registry": "braingan.models:FAMILIES"},
+                    "url": {"pattern": r"(https|file)://.+", "allowed": "an https:// or file:// URL"}}
+    assert config._build(_Fields, {"rate": 1.0, "count": 1, "name": "a"}, "s") == _Fields(1.0, 1, "a")
+    for raw, message in [({"rate": 0.0}, "s.rate: 0.0 is too small; allowed: > 0.0 and <= 1.0"),
+                         ({"count": 0}, "s.count: 0 is too small; allowed: >= 1"),
+                         ({"name": "c"}, "s.name: 'c' is not allowed; allowed values: a, b"),
+                         ({"family": "gpt"}, "'gpt' is not allowed"),
+                         ({"url": "http://x"}, "s.url: 'http://x' is not allowed; expected an https:// or file:// URL")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config._build(_Fields, raw, "s")
+
+
+def test_digest_hashes_only_the_sections_asked_for():
+    base, other_train = Config(), from_dict(_with(train__steps=7))
+    want = config.stable_hash({"evaluate": base.to_dict()["evaluate"]})
+    assert base.digest("evaluate") == other_train.digest("evaluate") == want
+    assert base.digest("evaluate", "train") != other_train.digest("evaluate", "train")
+    assert base.digest() == config.stable_hash(base.to_dict()) != other_train.digest()
+    assert len(base.digest()) == 16
 
 
 def _allowed(registry):
@@ -96,6 +133,13 @@ def test_params_files_that_are_empty_ambiguous_or_broken_are_refused(tmp_path, t
         load(tmp_path / "params.yaml")
 
 
+def test_a_params_file_that_is_not_utf8_is_refused_with_the_decoder_message(tmp_path):
+    (tmp_path / "params.yaml").write_bytes(b"seed: \xff\n")
+    with pytest.raises(ConfigError, match=re.escape("params.yaml: not valid YAML: 'utf-8' codec can't decode byte 0xff "
+                                                    "in position 6: invalid start byte")):
+        load(tmp_path / "params.yaml")
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(ConfigError, match="no such params file"):
         load(tmp_path / "nope.yaml")
@@ -166,6 +210,16 @@ def test_a_registry_returns_what_was_registered_and_refuses_a_name_twice():
         r.register("hinge")(Hinge)
     with pytest.raises(ConfigError, match=r"^train.loss: 'wgan' is not allowed; allowed values: hinge$"):
         r.get("wgan")
+
+
+def test_a_stage_refuses_a_key_that_is_no_section_even_one_yaml_read_as_a_number():
+    raw = {**Config().to_dict(), 1: "x", "zzz": 2}  # `1: x` in params.yaml is an int key beside the strings
+    with pytest.raises(ConfigError, match=r"^unknown key 1; allowed keys here: classifier, evaluate, fetch, model, preprocess, seed, train$"):
+        from_dict(raw, sections=("train",))
+    raw = Config().to_dict()
+    raw["train"] = {**raw["train"], 1: "x", "zz": 2}  # the same inside a section
+    with pytest.raises(ConfigError, match=r"^unknown key train.1; allowed keys here: "):
+        from_dict(raw)
 
 
 def test_an_undeclared_section_names_itself_and_lets_dunder_lookups_fail_plainly():

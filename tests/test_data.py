@@ -12,7 +12,7 @@ from rdkit import Chem
 from braingan.config import MnistSource, SmilesSource
 from braingan.data import canvas as cv
 from braingan.data import encodings
-from braingan.data.smiles import PAD, Vocab, clean
+from braingan.data.smiles import PAD, CleanReport, Vocab, clean, repair, symbol_counts
 from braingan.data.sources import STAHL_SHA256, load_mnist, load_smiles, read_idx, read_smiles_file
 from braingan.errors import DataError
 from braingan.fsutil import download
@@ -150,11 +150,47 @@ def test_resize_canvas_round_trip_keeps_smooth_images_and_blurs_sharp_ones():
 def test_canvas_shape_rounds_to_multiple_of_four_and_pad_needs_room():
     assert cv.canvas_shape(105, 11, 25) == (116, 25)
     assert cv.canvas_shape(50, 11, 30) == (64, 30)
+    assert cv.canvas_shape(60, 4, 9) == (64, 9)  # already a multiple of 4
     with pytest.raises(ValueError, match="needs a canvas of at least 28x28, but it is 116x25"):
         cv.check_mode("pad", (116, 25))
+    with pytest.raises(ValueError, match="but it is 27x40"):
+        cv.check_mode("pad", (27, 40))
+    cv.check_mode("pad", (28, 28))  # exactly room for one digit
+    cv.check_mode("resize", (8, 3))
+
+
+def test_the_way_back_from_the_canvas_clips_to_0_1_and_never_hands_out_the_callers_array():
+    c = np.full((2, 40, 30), 1.5, dtype=np.float32)
+    c[1] = -0.5
+    back = cv.from_canvas(c, "resize")
+    assert back.shape == (2, 28, 28) and back[0].min() == 1.0 and back[1].max() == 0.0
+    same = np.random.default_rng(0).random((1, 28, 28)).astype(np.float32)
+    for mode in ("pad", "resize"):
+        out = cv.from_canvas(same, mode)
+        np.testing.assert_array_equal(out, same)
+        out[:] = 0
+        assert same.max() > 0  # the caller's array is untouched
 
 
 # ------------------------------------------------------------------ cleaning (the seed's Stahl set)
+def test_repair_puts_back_the_charge_of_hypervalent_nitrogens_and_touches_nothing_else():
+    smi = lambda mol: Chem.MolToSmiles(mol) if mol is not None else None  # noqa: E731
+    assert Chem.MolFromSmiles("CC[N](C)(C)C") is None  # what modern RDKit refuses
+    assert smi(repair("CC[N](C)(C)C")) == Chem.CanonSmiles("CC[N+](C)(C)C")  # 4 bonds: N+ (an atom before it)
+    assert smi(repair("C=[NH2]")) == Chem.CanonSmiles("C=[NH2+]")  # 4 with the hydrogens
+    assert smi(repair("C[N](=O)=O")) == Chem.CanonSmiles("C[N+](=O)[O-]")  # nitro: one N=O becomes N+-O-
+    assert smi(repair("c1ccccc1[N+](=O)[O-]")) == Chem.CanonSmiles("c1ccccc1[N+](=O)[O-]")  # charged: as written
+    assert smi(repair("CC(C)(C)O")) == Chem.CanonSmiles("CC(C)(C)O")  # no nitrogen: as written
+    assert repair("C1CC") is None and repair("C[N](C)(C)(C)(C)C") is None  # unclosed ring; six bonds: no repair
+
+
+def test_clean_report_counts_leave_the_examples_out_and_symbols_are_counted_over_all_strings():
+    rep = CleanReport(read=3, kept=2, examples_dropped=["invalid: C1CC"])
+    assert rep.counts() == {"read": 3, "sanitised_as_written": 0, "repaired": 0, "dropped_invalid": 0,
+                            "dropped_unrepresentable": 0, "dropped_too_long": 0, "dropped_duplicate": 0, "kept": 2}
+    assert symbol_counts([["C", "O"], ["C"], []]) == {"C": 2, "O": 1}
+
+
 def test_stahl_cleaning_counts(stahl_csv):
     read = read_smiles_file(stahl_csv, "SMILES")
     assert len(read.smiles) == 335
@@ -173,6 +209,22 @@ def test_cleaning_counts_each_step():
     assert (rep.read, rep.dropped_invalid, rep.dropped_too_long, rep.dropped_duplicate) == (6, 1, 2, 1)
 
 
+def test_cleaning_repairs_keeps_three_examples_per_reason_and_can_keep_strings_as_written():
+    chars = encodings.get("smiles", "chars")
+    bad = ["C1CC", "C(C", "C1CCC", "CC(", "N1CC"]  # five unparseable strings
+    smiles = ["OCC", "CC[N](C)(C)C", *bad, "C" * 15, "CCO", "C" * 200]
+    kept, toks, rep = clean(smiles, chars, "repair", canonical=True, max_len=14, dedupe=True)
+    assert kept == ["CCO", "CC[N+](C)(C)C"] and toks[1] == list("CC[N+](C)(C)C")
+    assert rep.counts() == {"read": 10, "sanitised_as_written": 3, "repaired": 1, "dropped_invalid": 5,
+                            "dropped_unrepresentable": 0, "dropped_too_long": 2, "dropped_duplicate": 1, "kept": 2}
+    assert rep.examples_dropped == ["invalid: C1CC", "invalid: C(C", "invalid: C1CCC", "too long: " + "C" * 15,
+                                    "too long: " + "C" * 100]  # three per reason, each cut at 100 characters
+    kept, _, rep = clean(smiles, chars, "drop", canonical=False, max_len=0, dedupe=False)
+    assert kept == ["OCC", "C" * 15, "CCO", "C" * 200] and rep.dropped_invalid == 6  # as written, the N+ dropped
+    with pytest.raises(ValueError, match=r"the pad symbol '\|' occurs in 1 SMILES \(first: entry 2, 'C\|C'\)"):
+        clean(["CCO", "C|C"], chars, "drop", canonical=False, max_len=0, dedupe=False)
+
+
 def test_an_overlong_line_is_dropped_before_rdkit_parses_it(monkeypatch):
     import braingan.data.smiles as smiles_mod
 
@@ -180,6 +232,8 @@ def test_an_overlong_line_is_dropped_before_rdkit_parses_it(monkeypatch):
     monkeypatch.setattr(smiles_mod.Chem, "MolFromSmiles", lambda s, **k: parsed.append(s) or parse(s, **k))
     kept, _, rep = clean(["CCO", "C" * 100_000], encodings.get("smiles", "atoms"), "drop", True, 60, True)
     assert kept == ["CCO"] and rep.dropped_too_long == 1 and parsed == ["CCO"]
+    clean(["C" * 480], encodings.get("smiles", "atoms"), "drop", True, 60, True)  # 60 tokens x 8 characters: parsed
+    assert parsed[1:] == ["C" * 480]
 
 
 def test_pad_symbol_in_data_is_an_error():
@@ -308,6 +362,13 @@ def test_a_failed_download_names_the_url_and_the_reason(tmp_path, monkeypatch):
         download("https://example.org/x.csv", tmp_path / "x", "0" * 64)
     assert str(e.value) == ("could not download https://example.org/x.csv: connection refused by the mirror. No network? "
                             "Point the source at a local copy instead (source: path, or a mirror path).")
+
+    def time_out(url, timeout):
+        raise TimeoutError("the read timed out")  # no .reason: the error itself is the reason
+
+    monkeypatch.setattr(urllib.request, "urlopen", time_out)
+    with pytest.raises(DataError, match="could not download https://example.org/x.csv: the read timed out. No network"):
+        download("https://example.org/x.csv", tmp_path / "x", "0" * 64)
 
 
 def test_deepsmiles_failures_become_an_encoding_error_naming_the_cause(monkeypatch):

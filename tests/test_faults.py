@@ -1,5 +1,6 @@
 """Faults and fuzz: nothing half-written, nothing lost, no crash outside documented errors."""
 import errno
+import hashlib
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from braingan import checkpoint
+from braingan import checkpoint, models
 from braingan.data import encodings
 from braingan.data.smiles import Vocab, clean
 from braingan.data.sources import read_smiles_file
@@ -45,6 +46,16 @@ def test_crash_in_the_middle_of_an_output_write_leaves_the_old_file_whole(tmp_pa
     assert out.read_text() == '{\n  "a": 1\n}\n' and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
+def test_json_outputs_take_numpy_values_and_paths_and_refuse_anything_else(tmp_path):
+    import numpy as np
+
+    write_json(tmp_path / "m.json", {"n": np.int64(3), "x": np.float32(0.5), "a": np.array([[1, 2]]), "p": Path("a/b")})
+    assert (tmp_path / "m.json").read_text() == '{\n  "a": [\n    [\n      1,\n      2\n    ]\n  ],\n  "n": 3,\n  "p": "a/b",\n  "x": 0.5\n}\n'
+    with pytest.raises(TypeError, match="not JSON serialisable: set"):
+        write_json(tmp_path / "s.json", {"s": {1}})
+    assert not (tmp_path / "s.json").exists()
+
+
 def test_outputs_get_the_usual_permissions(tmp_path):
     old = os.umask(0o027)
     try:
@@ -58,6 +69,50 @@ def test_an_unwritable_place_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match="cannot write .*file/m.json"):
         write_json(tmp_path / "file" / "m.json", {})
+
+
+def test_checkpoints_keep_the_last_two_and_fall_back_past_damaged_ones_saying_why(tmp_path, capsys):
+    assert checkpoint.load_latest(tmp_path / "none", "d") is None  # no directory yet: a fresh start
+    (tmp_path / "ckpt-notes.pt").write_text("not a checkpoint")  # not ckpt-<8 digits>.pt: left alone
+    for step in (1, 2, 3):
+        assert checkpoint.save(tmp_path, step, {"step": step, "digest": "d"}) == tmp_path / f"ckpt-{step:08d}.pt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00000002.pt", "ckpt-00000002.pt.sha256",
+                                                           "ckpt-00000003.pt", "ckpt-00000003.pt.sha256", "ckpt-notes.pt"]
+    assert checkpoint.load_latest(tmp_path, "d")["step"] == 3
+    newest = tmp_path / "ckpt-00000003.pt"
+    newest.write_bytes(newest.read_bytes()[:-1] + b"x")  # one byte damaged
+    capsys.readouterr()
+    assert checkpoint.load_latest(tmp_path, "d")["step"] == 2
+    assert capsys.readouterr().err == f"warning: checkpoint {newest} is damaged (checksum mismatch); trying an older one\n"
+    # intact bytes that are not a weights-only checkpoint (e.g. from another version): the same fallback
+    newest.write_bytes(b"not a torch file")
+    (tmp_path / "ckpt-00000003.pt.sha256").write_text(hashlib.sha256(b"not a torch file").hexdigest() + "\n")
+    assert checkpoint.load_latest(tmp_path, "d")["step"] == 2
+    assert capsys.readouterr().err.startswith(f"warning: checkpoint {newest} cannot be loaded safely (")
+    assert checkpoint.load_latest(tmp_path, "other params") is None
+    assert "was made with other params; starting over" in capsys.readouterr().err
+
+
+def test_a_missing_or_foreign_generator_file_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match=r"g.pt is missing: run the stage that makes it first \(dvc repro\)$"):
+        checkpoint.load_generator(tmp_path / "g.pt")
+    torch.save({"state_dict": {}}, tmp_path / "g.pt")
+    with pytest.raises(DataError, match=r"g.pt cannot be read as a BrainGAN generator \(KeyError: 'model'\); "
+                                        r"re-create it with `dvc repro -f train`$"):
+        checkpoint.load_generator(tmp_path / "g.pt")
+    # a whole generator file with one pickled object beside the weights: weights_only refuses to run pickle code
+    from fractions import Fraction
+
+    from braingan.config import Model
+
+    m = Model(dim=8, blocks=1, z_dim=4)
+    G, _ = models.build(m, (8, 5))
+    checkpoint.save_generator(tmp_path / "ok.pt", G, m, (8, 5), "resize", list("abcde"), {}, [0, 1], 3)
+    assert checkpoint.load_generator(tmp_path / "ok.pt")[2]["step"] == 3
+    blob = torch.load(tmp_path / "ok.pt", weights_only=True)
+    torch.save({**blob, "note": Fraction(1, 3)}, tmp_path / "pickled.pt")
+    with pytest.raises(DataError, match="pickled.pt cannot be read as a BrainGAN generator"):
+        checkpoint.load_generator(tmp_path / "pickled.pt")
 
 
 def test_checkpoint_without_its_checksum_is_not_trusted(tmp_path):

@@ -1,5 +1,6 @@
 """Metric definitions against values worked out by hand, on asymmetric inputs."""
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,11 @@ def test_moses_example():
     assert sm.novelty(valid, {"CCC"}) == 0.5  # of {CCNC, CCC}, only CCNC is not in training
 
 
+def test_validity_is_the_share_of_strings_rdkit_parses():
+    assert sm.validity(["CCO"]) == 1.0 and sm.validity(["CCO", "C1CC", "c1ccccc1"]) == pytest.approx(2 / 3)
+    assert sm.validity([]) == 0.0
+
+
 @pytest.mark.parametrize("s", ["", None, "C1CC", "C(C"])
 def test_empty_none_and_broken_strings_are_invalid(s):
     assert sm.validity([s]) == 0.0
@@ -31,6 +37,8 @@ def test_undefined_values_are_none_not_numbers():
     assert sm.fraction_unique([]) is None and sm.novelty([], {"C"}) is None and sm.internal_diversity([]) is None
     assert sm.fraction_unique(["CCO"] * 24, 1000) is None  # unique@1000 of 24 molecules: MOSES refuses
     assert sm.fraction_unique(["CCO"] * 24) == pytest.approx(1 / 24)
+    assert sm.fraction_unique(["CCO", "CCO", "CCN", "CCC"], 3) == pytest.approx(2 / 3)  # the first k of more
+    assert sm.fraction_unique(["CCO", "CCN", "CCO"], 3) == pytest.approx(2 / 3)  # exactly k: defined
     assert dist.kl_score(dist.descriptors(["CCO", "CCN"]), dist.descriptors(["CCO"])) == (None, {})
     assert dist.fcd(np.zeros((1, 3)), np.zeros((5, 3))) is None and dist.fcd_score(None) is None
     assert dist.heavy_atoms(dist.descriptors([]), dist.descriptors(["CCO"]))["heavy_atoms_mean"] is None
@@ -96,6 +104,51 @@ def test_size_matched_floor_ignores_the_order_of_class_sorted_data():
     assert size_matched(pool, target, 1, 5, rng) is None
 
 
+def test_frechet_distance_regularises_a_product_whose_square_root_is_not_finite(monkeypatch):
+    from braingan.metrics import frechet
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(20, 3)), rng.normal(size=(30, 3)) * [1.0, 2.0, 0.5]
+    want = frechet_distance(a, b)
+    seen, sqrtm = [], frechet.linalg.sqrtm
+    monkeypatch.setattr(frechet.linalg, "sqrtm", lambda m: seen.append(m) or (m * np.nan if len(seen) == 1 else sqrtm(m)))
+    got = frechet_distance(a, b)
+    off = 1e-6 * np.eye(3)  # as in the TTUR reference code
+    np.testing.assert_allclose(seen[1], (np.cov(a, rowvar=False) + off) @ (np.cov(b, rowvar=False) + off))
+    assert len(seen) == 2 and got == pytest.approx(want, rel=1e-4)
+
+
+def test_size_matched_draws_without_replacement_from_two_rows_up():
+    rng = np.random.default_rng(0)
+    pool, b = rng.normal(size=(6, 2)) * [1.0, 3.0], rng.normal(size=(9, 2))
+    whole = frechet_distance(pool, b)
+    # all six rows in any order is the pool itself; a draw with replacement would repeat rows
+    assert size_matched(pool, b, 6, 4, np.random.default_rng(1)) == pytest.approx(whole, rel=1e-9)
+    assert size_matched(pool, b, 60, 1, np.random.default_rng(1)) == pytest.approx(whole, rel=1e-9)  # n capped
+    assert size_matched(pool[:2], b, 2, 1, np.random.default_rng(1)) == pytest.approx(frechet_distance(pool[:2], b))
+
+
+def test_digit_metrics_by_hand_with_accuracy_only_for_the_classes_asked_for():
+    probs = np.zeros((5, 10))
+    probs[0, [3, 5]] = [0.9, 0.1]  # asked 3, says 3
+    probs[1, [3, 5]] = [0.6, 0.4]  # asked 5, says 3
+    probs[2, [5, 3]] = [0.7, 0.3]  # asked 5, says 5
+    probs[3, [5, 0]] = [0.8, 0.2]  # asked 5, says 5
+    probs[4, [3, 1]] = [0.5, 0.5]  # asked 3, says 1 (argmax takes the first of a tie)
+    classes = np.array([3, 5, 5, 5, 3])
+    rng = np.random.default_rng(0)
+    feats, ref = rng.normal(size=(5, 3)), rng.normal(size=(7, 3)) + 1.0
+    m = dm.digit_metrics(probs, feats, ref, 5, classes)
+    assert set(m) == {"classifier_score", "classifier_score_std", "frechet", "classes_covered", "mean_confidence",
+                      "class_accuracy", "class_accuracy_3", "class_accuracy_5"}
+    assert m["classifier_score"] == pytest.approx(dm.classifier_score(probs, 5)[0]) and m["classifier_score_std"] == 0.0
+    assert m["frechet"] == pytest.approx(frechet_distance(feats, ref)) and m["classes_covered"] == 3
+    assert m["mean_confidence"] == pytest.approx((0.9 + 0.6 + 0.7 + 0.8 + 0.5) / 5)
+    assert m["class_accuracy"] == pytest.approx(3 / 5)
+    assert m["class_accuracy_3"] == pytest.approx(1 / 2) and m["class_accuracy_5"] == pytest.approx(2 / 3)
+    assert not any(k.startswith("class_accuracy") for k in dm.digit_metrics(probs, feats, ref, 5))
+
+
 def test_class_coverage():
     assert dm.class_coverage(np.eye(10)[np.arange(100) % 10]) == 10
     assert dm.class_coverage(np.eye(10)[np.zeros(100, dtype=int)]) == 1
@@ -115,6 +168,18 @@ def test_digit_collapse_flags_copies_and_few_classes_not_real_variety():
     assert not col.digit_collapse(5, ref, ref, min_classes=5, diversity=0.5)["collapsed"]
 
 
+def test_digit_collapse_without_a_diversity_reading_and_at_its_exact_ratio():
+    rule = "classes_covered < 5 or diversity_ratio < 0.5"
+    assert col.digit_collapse(3, None, 2.0, min_classes=5, diversity=0.5) == {
+        "diversity": None, "diversity_ratio": None, "collapsed": True, "collapsed_rule": rule,
+        "collapsed_because": "classes_covered < 5"}
+    no_ref = col.digit_collapse(10, 1.5, 0.0, min_classes=5, diversity=0.5)
+    assert no_ref["diversity"] == 1.5 and no_ref["diversity_ratio"] is None and not no_ref["collapsed"]
+    at = col.digit_collapse(10, 1.0, 2.0, min_classes=5, diversity=0.5)  # ratio exactly 0.5: not below it
+    assert at["diversity_ratio"] == 0.5 and not at["collapsed"] and at["collapsed_because"] is None
+    assert col.digit_collapse(10, 0.96, 2.0, min_classes=5, diversity=0.5)["collapsed_because"] == "diversity_ratio < 0.5"
+
+
 # ------------------------------------------------------------------ SMILES collapse
 PAD, C, O, N = 0, 1, 2, 3
 RULES = dict(top_share=0.5, pad_share=0.5, symbol_share=0.9, diversity=0.5)
@@ -126,7 +191,36 @@ def _collapse(idx, reference=None, vocab=4):
 
 def test_collapse_flags_all_pad_output():
     c = _collapse(np.zeros((50, 20), dtype=int))
-    assert c["collapsed"] and c["all_pad_share"] == 1.0 and "all_pad_share >= 0.5" in c["collapsed_because"]
+    # identical rows too, but no top-symbol rule: an all-pad row has no symbol
+    assert c["collapsed"] and c["collapsed_because"] == "all_pad_share >= 0.5 and top_output_share >= 0.5"
+    # an all-pad row has no symbol: no pad inside a string, no runs, no top-symbol share
+    assert c["pad_inside_share"] == 0.0 and c["pad_run_max"] == 0 and c["symbol_run_max"] == 0
+    assert c["top_symbol_share_median"] is None
+
+
+def test_every_collapse_indicator_of_a_small_mixed_set_by_hand():
+    rows = np.array([[PAD, PAD, PAD, PAD, PAD],  # all pad
+                     [C, PAD, O, PAD, PAD],  # one pad inside the string
+                     [N, N, N, O, PAD],
+                     [C, PAD, O, PAD, PAD]])  # a copy of row 1
+    ref = {"hamming_diversity": 0.1, "position_entropy": 1.0, "vocab_share": 0.5}
+    c = _collapse(rows, ref)
+    assert c["all_pad_share"] == 0.25 and c["pad_inside_share"] == 0.5 and c["pad_run_max"] == 1
+    assert c["symbol_run_max"] == 3 and c["symbol_run_mean"] == pytest.approx((0 + 1 + 3 + 1) / 4)
+    assert c["top_output_share"] == 0.5 and c["distinct_outputs"] == 3
+    assert c["top_symbol_share_median"] == pytest.approx(0.5)  # rows 1-3: 1/2, 3/4, 1/2
+    assert c["vocab_share"] == 1.0 and c["vocab_ratio"] == 2.0  # C, O, N of 3 symbols; pad is not one
+    # bits per column: {pad, C, N, C} 1.5, {pad, pad, N, pad} H(3/4), {pad, O, N, O} 1.5, {pad, pad, O, pad} H(3/4), 0
+    h34 = -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25))
+    assert c["position_entropy"] == pytest.approx((1.5 + h34 + 1.5 + h34) / 5)
+    assert c["entropy_ratio"] == pytest.approx(c["position_entropy"] / 1.0)
+    assert c["hamming_ratio"] == pytest.approx(c["hamming_diversity"] / 0.1)
+    assert c["collapsed_because"] == "top_output_share >= 0.5"
+    # each rule at its exact threshold: half the rows all pad fires; a Hamming ratio of exactly 0.5 does not
+    half_pad = col.smiles_collapse(rows[:2], PAD, 4, {}, np.random.default_rng(0), **{**RULES, "top_share": 0.9})
+    assert half_pad["all_pad_share"] == 0.5 and half_pad["collapsed_because"] == "all_pad_share >= 0.5"
+    at = _collapse(rows[1:], {"hamming_diversity": 2 * _collapse(rows[1:])["hamming_diversity"]})
+    assert at["hamming_ratio"] == 0.5 and "hamming_ratio" not in (at["collapsed_because"] or "")
 
 
 def test_collapse_flags_one_repeated_output():
@@ -186,7 +280,9 @@ def test_hamming_distance_counts_differing_positions_over_the_pair_extent():
 
 def test_position_entropy_by_hand():
     idx = np.array([[1, 2], [2, 2], [1, 2], [2, 2]])  # column 0: two symbols half each (1 bit); column 1: 0 bits
-    assert col.position_entropy(idx, 3) == pytest.approx(0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # symbols that never occur (p = 0) add nothing, and no warning
+        assert col.position_entropy(idx, 3) == pytest.approx(0.5)
     assert col.vocab_share(idx, 0, 4) == pytest.approx(2 / 3)
 
 
@@ -219,13 +315,60 @@ def test_discrete_kl_by_hand():
     p, q = np.array([0, 0, 1, 1.0]), np.zeros(4)  # P: half in the first bin, half in the last; Q: all in the first
     want = 0.5 * math.log(0.5 / 1.0) + 0.5 * math.log(0.5 / 1e-10)
     assert dist.discrete_kl(p, q) == pytest.approx(want, rel=1e-6)
+    # ten bins of width 1 over P's range [0, 10]: 0 and 0.95 share the first (11 bins would split them)
+    p, q = np.array([0, 0.95, 10]), np.array([0, 0, 10, 10.0])
+    assert dist.discrete_kl(p, q) == pytest.approx(2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(2 / 3), rel=1e-6)
     assert dist.continuous_kl(np.array([0.0, 1, 2, 3]), np.array([0.0, 1, 2, 3])) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_continuous_kl_is_the_kl_of_the_two_kdes_on_a_1000_point_grid():
+    from scipy.stats import entropy, gaussian_kde
+
+    p, q = np.array([0.0, 1, 1.5, 4]), np.array([1.0, 2, 2.5, 6, 7])
+    grid = np.linspace(0, 7, 1000)
+    want = entropy(gaussian_kde(p)(grid) + 1e-10, gaussian_kde(q)(grid) + 1e-10)
+    assert dist.continuous_kl(p, q) == pytest.approx(want, rel=1e-9)
+
+
+def test_one_value_density_is_a_spike_a_thousandth_of_the_scale_wide():
+    grid = np.linspace(1.0, 1.5, 11)  # scale max(1, |x|, grid range) = 1.5: width 1.5e-3
+    np.testing.assert_allclose(dist._density(np.array([1.5, 1.5]), grid), np.exp(-0.5 * ((grid - 1.5) / 1.5e-3) ** 2))
+    grid = np.linspace(49.9, 50.1, 5)  # scale 50: width 0.05
+    np.testing.assert_allclose(dist._density(np.array([50.0, 50.0]), grid), np.exp(-0.5 * ((grid - 50) / 0.05) ** 2))
+
+
+def test_kl_score_needs_two_molecules_a_side_and_counts_an_incomputable_descriptor_as_zero(monkeypatch):
+    two = dist.descriptors(["CCO", "c1ccccc1N"])
+    assert dist.kl_score(two, two)[0] == pytest.approx(1.0)  # two molecules on each side are enough
+    from rdkit.Chem import Descriptors
+
+    monkeypatch.setattr(Descriptors, "TPSA", lambda m: float("nan"))
+    assert dist.descriptors(["CCO", "CCN"])["TPSA"].tolist() == [0.0, 0.0]
+
+
+def test_nearest_neighbour_similarity_uses_4096_bit_fingerprints(nci):
+    smiles = nci[:60]
+    for bits, expect_equal in ((4096, True), (1024, False)):  # folding to 1,024 bits changes some similarities
+        sim = sm.tanimoto(*(2 * [sm.fingerprints(smiles, bits=bits)]))
+        np.fill_diagonal(sim, -1.0)
+        assert np.allclose(dist.nearest_neighbour_similarity(smiles), sim.max(1)) == expect_equal
+
+
+def test_fingerprints_are_float32_and_two_empty_ones_are_identical():
+    assert sm.fingerprints(["CCO"]).dtype == np.float32  # [N, 4096] for 10,000 molecules: half the memory of float64
+    empty = np.zeros((1, 8), dtype=np.float32)
+    assert sm.tanimoto(empty, empty)[0, 0] == 1.0
+    one_bit = np.eye(8, dtype=np.float32)[:1]
+    assert sm.tanimoto(empty, one_bit)[0, 0] == 0.0 and sm.tanimoto(one_bit, one_bit)[0, 0] == 1.0
+
+
 def test_heavy_atoms_show_tiny_molecules():
-    h = dist.heavy_atoms(dist.descriptors(["C", "CC", "c1ccccc1CCCCCC"]), dist.descriptors(["c1ccccc1", "CCCC"]))
-    assert h["heavy_atoms_mean"] == pytest.approx((1 + 2 + 12) / 3) and h["small_share"] == pytest.approx(2 / 3)
+    h = dist.heavy_atoms(dist.descriptors(["C", "CC", "CCCCC", "c1ccccc1CCCCCC"]), dist.descriptors(["c1ccccc1", "CCCC"]))
+    assert h["heavy_atoms_mean"] == pytest.approx((1 + 2 + 5 + 12) / 4)
+    assert h["small_share"] == pytest.approx(3 / 4)  # at most 5 heavy atoms: 5 itself counts
     assert h["heavy_atoms_ratio"] == pytest.approx(5 / 5)
+    assert dist.heavy_atoms(dist.descriptors([]), dist.descriptors(["CCO"])) == {
+        "heavy_atoms_mean": None, "heavy_atoms_ratio": None, "small_share": None}
 
 
 def test_nearest_neighbour_similarity_excludes_itself():

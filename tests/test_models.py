@@ -87,8 +87,21 @@ def test_unknown_family_is_rejected_with_the_registry_names():
 
 
 def test_seed_critic_on_a_too_small_canvas_is_a_clear_error():
-    with pytest.raises(ConfigError, match="at least 13 rows, but it has 12"):
+    with pytest.raises(ConfigError, match="at least 13 rows, but it has 12; raise preprocess.extra_pad$"):
         models.build(Model(family="seed"), (12, 25))
+
+
+def test_seed_critic_layers_and_parameters_counted_by_hand_down_to_its_smallest_canvas():
+    _, D = models.build(Model(family="seed", dropout=0.4), (116, 25))
+    assert [type(m).__name__ for m in D.body] == ["Conv1d", "LeakyReLU", "Dropout", "MaxPool1d",
+                                                  "Conv1d", "LeakyReLU", "Dropout", "MaxPool1d",
+                                                  "Flatten", "Linear", "LeakyReLU", "Dropout"]
+    assert [m.negative_slope for m in D.body if isinstance(m, nn.LeakyReLU)] == [0.2, 0.2, 0.2]
+    # conv 25->25 k4: 2525; conv 25->10 k4: 1010; rows 116 -> 113 -> 56 -> 53 -> 26, so linear 260->64: 16704
+    assert models.n_params(D.body) == 2525 + 1010 + 16704
+    _, small = models.build(Model(family="seed"), (13, 25))  # rows 13 -> 10 -> 5 -> 2 -> 1
+    assert models.n_params(small.body) == 2525 + 1010 + (10 * 64 + 64)
+    assert small(torch.zeros(3, 13, 25))["score"].shape == (3,)
 
 
 class _Quadratic(nn.Module):
@@ -110,7 +123,12 @@ EPS = torch.tensor([[0.5], [0.25]])
 def test_gradient_penalty_of_a_non_linear_critic_is_taken_at_the_interpolates():
     # interpolates: [1.5, 2] (norm 2.5) and [1, 1] (norm sqrt 2): ((2.5-1)^2 + (sqrt2-1)^2) / 2
     want = ((2.5 - 1) ** 2 + (math.sqrt(2) - 1) ** 2) / 2
-    assert losses.gradient_penalty(_Quadratic(), REAL, FAKE, EPS).item() == pytest.approx(want, rel=1e-6)
+    D = _Quadratic()
+    gp = losses.gradient_penalty(D, REAL, FAKE, EPS)
+    assert gp.item() == pytest.approx(want, rel=1e-6)
+    # the penalty trains the critic (double backward): d/dc mean((c n - 1)^2) = mean(2 (c n - 1) n) at c = 1
+    gp.backward()
+    assert D.c.grad.item() == pytest.approx((2 * 1.5 * 2.5 + 2 * (math.sqrt(2) - 1) * math.sqrt(2)) / 2, rel=1e-6)
     # at the fakes it would be ((4-1)^2 + (sqrt2-1)^2) / 2 and at the reals ((3-1)^2 + ...) / 2
     assert want != pytest.approx(((4 - 1) ** 2 + (math.sqrt(2) - 1) ** 2) / 2)
 
@@ -129,6 +147,23 @@ def test_ns_r1_critic_loss_weighs_r1_by_gamma_over_two():
     want = F.softplus(-s_r).mean() + F.softplus(s_f).mean() + math.log(2) + 1.5 * r1
     assert total.item() == pytest.approx(want.item(), rel=1e-6)
     assert logs["r1"].item() == pytest.approx(r1)
+
+
+def test_wgan_generator_loss_is_minus_the_mean_score_plus_the_weighted_task_and_class_losses_by_hand():
+    class _Fixed(nn.Module):
+        def forward(self, x):
+            cls_logits = torch.zeros(2, 10)
+            cls_logits[0, 3] = 1.0
+            return {"score": torch.tensor([1.0, 3.0]), "task": torch.tensor([[2.0, 0.0], [0.0, 1.0]]), "class": cls_logits}
+
+    loss = losses.build(Train(loss="wgan-gp", gen_task_weight=0.5))
+    # a digit asked for class 3 and a molecule (class -1: no class loss)
+    total, logs = loss.generator_loss(_Fixed(), torch.zeros(2, 4, 3), torch.tensor([0, 1]), torch.tensor([3, -1]))
+    task_ce = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-1))) / 2
+    class_ce = math.log(math.e + 9) - 1  # class 3 of ten logits, one of them 1
+    assert set(logs) == {"g_adv", "g_aux"}
+    assert logs["g_adv"].item() == pytest.approx(-2.0) and logs["g_aux"].item() == pytest.approx(task_ce + class_ce)
+    assert total.item() == pytest.approx(-2.0 + 0.5 * (task_ce + class_ce))
 
 
 def test_non_saturating_loss_at_an_undecided_critic_is_2_ln_2():
@@ -196,3 +231,7 @@ def test_seed_generator_layers_follow_the_2018_write_up_with_parameters_counted_
     tiny = models.SeedGenerator(z_dim=2, cdim=2, shape=(8, 7), dropout=0.0)  # V // 4 = 1 channel
     # dense 4 -> 2*1: 10; conv 1->2 k2: 6; conv 2->3 k2: 15; conv 3->7 k4: 91
     assert models.n_params(tiny) == 10 + 6 + 15 + 91
+    narrow = models.SeedGenerator(z_dim=2, cdim=2, shape=(8, 3), dropout=0.0)  # V // 3 = V // 2 = 1: one channel each
+    # dense 4 -> 2*1: 10; conv 1->1 k2: 3; conv 1->1 k2: 3; conv 1->3 k4: 15
+    assert models.n_params(narrow) == 10 + 3 + 3 + 15
+    assert narrow(torch.zeros(5, 2), torch.zeros(5, 2)).shape == (5, 8, 3)

@@ -15,12 +15,12 @@ from .sources import load_mnist, load_smiles
 
 
 def run(cfg: Config, raw_dir: Path = paths.RAW, results: Path = paths.results("fetch")) -> dict:
+    sm = load_smiles(cfg.fetch.smiles)  # first: it takes milliseconds, the default MNIST about a second
     x, y, mnist_desc = load_mnist(cfg.fetch.mnist)
     if len(x) == 0:
         raise DataError(f"MNIST source {mnist_desc} holds no images")
     if y.min() < 0 or y.max() > 9:
         raise DataError(f"MNIST source {mnist_desc}: labels must be 0..9, found {y.min()}..{y.max()}")
-    sm = load_smiles(cfg.fetch.smiles)
     save_npz(raw_dir / "mnist.npz", images=x, labels=y)
     write_text(raw_dir / "smiles.txt", "\n".join(sm.smiles) + "\n")
     metrics = {
