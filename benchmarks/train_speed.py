@@ -1,12 +1,13 @@
 """Training speed, in one process, as ratios. Prints numbers; asserts nothing.
 
-    python benchmarks/train_speed.py [--steps 60] [--profile]
+    python benchmarks/train_speed.py [--steps 60] [--profile] [--set train.n_critic=5 ...]
 
 1. The default model (params.yaml), same data, same process:
    - plain: the step as first written -- real, fake and interpolates through the critic in
-     three passes, a host sync (.item()) per logged value, torch's gumbel_softmax;
+     three passes, a host sync (.item()) per logged value, torch's gumbel_softmax, and the
+     1x1 layers as nn.Conv1d on the transposed canvas;
    - optimised: the step of training.py -- one concatenated critic pass, logged values kept
-     on the device, uniform-noise Gumbel, the thread setting of training.run;
+     on the device, uniform-noise Gumbel, models.Pointwise, the thread setting of training.run;
    - optimised + `train.compile: true`, where torch.compile works on this machine.
    For each: steps/s, FLOP/s (FLOPs of one step counted by FlopCounterMode), their ratio to
    the plain path and to the fp32 matmul rate measured here.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +44,19 @@ def matmul_flops(n: int = 2048, reps: int = 10) -> float:
     for _ in range(reps):
         a @ b
     return 2 * n**3 * reps / (time.perf_counter() - t)
+
+
+def plain_layers(module: torch.nn.Module) -> torch.nn.Module:
+    """The 1x1 layers as first written: nn.Conv1d holding the same Parameter objects (the
+    optimisers keep training them)."""
+    for name, child in module.named_children():
+        if isinstance(child, models.Pointwise):
+            conv = torch.nn.Conv1d(child.in_channels, child.out_channels, 1)
+            conv.weight, conv.bias = child.weight, child.bias
+            setattr(module, name, conv)
+        else:
+            plain_layers(child)
+    return module
 
 
 def plain_step(gan: training.GAN, task: int) -> dict:
@@ -109,9 +124,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params.yaml override")
     args = ap.parse_args()
     os.chdir(ROOT)
-    cfg = from_dict(read_params())
+    sets = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in args.set)}
+    params = override(read_params(), sets)
+    cfg = from_dict(params)
     data = dataset.load()
     torch.set_num_threads(cpu_threads(cfg.train.threads))
     device = torch.device("cpu")
@@ -121,6 +139,7 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, canvas {data.shape}, {cfg.model.family} "
           f"dim {cfg.model.dim} blocks {cfg.model.blocks} batch {cfg.train.batch_size} n_critic {cfg.train.n_critic}; "
           f"fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s")
+    plain_layers(gan.G), plain_layers(gan.D)
     plain = measure("plain eager", gan, plain_step, args.steps, peak)
     optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps,
                         peak, plain)
@@ -131,7 +150,7 @@ def main():
     per_call = (time.perf_counter() - t) / 3
     print(f"  monitor (both tasks, {monitor.N} samples each): {per_call:.2f} s per call, every {cfg.train.sample_every} "
           f"steps = {per_call / (cfg.train.sample_every / optimised):.2%} of training time")
-    compiled = from_dict(override(read_params(), {"train.compile": True}))
+    compiled = from_dict(override(params, {"train.compile": True}))
     gan_c = training.GAN.create(compiled, real, data.shape, device)
     if gan_c.compiled:
         measure("optimised + compile", gan_c, optimised_step, args.steps, peak, plain)

@@ -198,6 +198,32 @@ def test_one_pass_critic_loss_equals_separate_passes(loss_name, critic_task_on):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_pointwise_layer_computes_what_a_kernel_1_conv1d_computes_gradients_and_penalty_included():
+    """The speed layer keeps the float semantics: the same output, input gradient, weight
+    gradient and second-order (penalty) gradient as nn.Conv1d(k=1) with its weights, equal
+    within float32 rounding (1e-5), on a channels-last input and a channels-first one."""
+    torch.manual_seed(0)
+    pw = models.Pointwise(5, 3)
+    conv = nn.Conv1d(5, 3, 1)
+    conv.load_state_dict(pw.state_dict())  # same keys and shapes: checkpoints load either way
+    assert {k: v.shape for k, v in pw.state_dict().items()} == {"weight": (3, 5, 1), "bias": (3,)}
+    rows = torch.randn(4, 7, 5)  # [N, L, C] as the canvas comes, asymmetric in every dimension
+    for x0 in (rows.transpose(1, 2), rows.transpose(1, 2).contiguous()):
+        grads = []
+        for layer in (pw, conv):
+            x = x0.detach().clone().requires_grad_(True)
+            y = layer(x)
+            assert y.shape == (4, 3, 7)
+            (gx,) = torch.autograd.grad(y.tanh().sum(), x, create_graph=True)  # non-linear: real 2nd order
+            penalty = gx.pow(2).sum()
+            grads.append((y, gx) + torch.autograd.grad(penalty, [layer.weight, layer.bias]))
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # the resnet family uses it where a V-wide canvas meets the 1x1 layers: critic input, generator output
+    G, D = models.build(Model(family="resnet", dim=8, blocks=1), (16, 6))
+    assert isinstance(G.out, models.Pointwise) and isinstance(D.body[0], models.Pointwise)
+
+
 def test_the_default_losses_penalties_are_the_gradient_penalty_and_r1():
     torch.manual_seed(0)
     _, D = models.build(Model(family="resnet", dim=8, blocks=1), (16, 6))
