@@ -93,6 +93,19 @@ def test_checkpoints_keep_the_last_two_and_fall_back_past_damaged_ones_saying_wh
     assert "was made with other params; starting over" in capsys.readouterr().err
 
 
+def test_a_new_run_s_checkpoints_replace_a_finished_run_s_later_ones(tmp_path):
+    """A forced re-run or a run with other params starts at step 0 beside the last run's
+    checkpoints at later steps; its own first checkpoint must survive and be the one resumed."""
+    for step in (19, 20):
+        checkpoint.save(tmp_path, step, {"step": step, "digest": "old"})
+    checkpoint.save(tmp_path, 5, {"step": 5, "digest": "new"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00000005.pt", "ckpt-00000005.pt.sha256"]
+    assert checkpoint.load_latest(tmp_path, "new")["step"] == 5
+    checkpoint.save(tmp_path, 10, {"step": 10, "digest": "new"})
+    checkpoint.save(tmp_path, 15, {"step": 15, "digest": "new"})
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["ckpt-00000010.pt", "ckpt-00000015.pt"]
+
+
 def test_a_missing_or_foreign_generator_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"g.pt is missing: run the stage that makes it first \(dvc repro\)$"):
         checkpoint.load_generator(tmp_path / "g.pt")

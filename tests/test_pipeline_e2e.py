@@ -370,6 +370,28 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
     assert max(steps) == 200
 
 
+def test_an_experiment_interrupted_after_a_finished_run_resumes_its_own_checkpoint(tmp_path):
+    """The usual order: `dvc repro` finished (its checkpoints at later steps stay on disk),
+    then `dvc exp run -S` with other params is stopped; the next `dvc exp run -S` resumes it."""
+    r = make_repo(tmp_path, tiny_params(**{"train.steps": 30, "train.checkpoint_every": 10}))
+    dvc(r, "repro", "train")
+    finished = {p.name: p.stat().st_mtime_ns for p in (r / "models/checkpoints").glob("ckpt-*.pt")}
+    assert sorted(finished) == ["ckpt-00000020.pt", "ckpt-00000030.pt"]
+    args = ["exp", "run", "-S", "train.lr_g=0.001", "-S", "train.steps=200", "-S", "train.sample_every=100"]
+    p = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=r, env=run_env(r), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(
+            finished.get(c.name) != c.stat().st_mtime_ns for c in (r / "models/checkpoints").glob("ckpt-*.pt")):
+        time.sleep(0.2)
+    assert time.time() < deadline, "the experiment wrote no checkpoint of its own"
+    os.killpg(p.pid, signal.SIGTERM)
+    p.communicate(timeout=120)
+    out = dvc(r, *args)
+    m = json.loads((r / "results/train/metrics.json").read_text())
+    assert m["steps"] == 200 and m["resumed_from"] >= 10, out.stdout + out.stderr
+
+
 def test_markdown_comparison_of_runs(repo):
     p = subprocess.run([sys.executable, "-m", "braingan.compare", "--out", "cmp.md"], cwd=repo, env=run_env(repo),
                        capture_output=True, text=True, timeout=120)

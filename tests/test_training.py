@@ -112,6 +112,14 @@ def test_a_checkpoint_of_other_params_is_not_resumed(tmp_path, data):
     assert m["resumed_from"] == 0
 
 
+def test_a_run_interrupted_after_a_finished_run_of_other_params_resumes_its_own_checkpoint(tmp_path, data):
+    _train(tmp_path, data, **{"train.steps": 6, "train.checkpoint_every": 2})  # finished: checkpoints at 4 and 6
+    other = {"train.checkpoint_every": 2, "train.lr_g": 0.001}
+    _train(tmp_path, data, **other, **{"train.steps": 2})  # as if killed after its checkpoint at step 2
+    m, _ = _train(tmp_path, data, **other, **{"train.steps": 6})
+    assert m["resumed_from"] == 2
+
+
 def test_generator_file_loads_with_weights_only_and_identical_weights_give_identical_bytes(tmp_path, data):
     _train(tmp_path / "a", data)
     _train(tmp_path / "b", data)
