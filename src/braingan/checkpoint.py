@@ -3,9 +3,10 @@
 A checkpoint is `ckpt-<step>.pt` plus `ckpt-<step>.pt.sha256`: written atomically, loaded
 with weights_only=True, the last two kept. Checkpoints at later steps than the one just
 written belong to a run this one replaces (a forced re-run, other params) and are removed:
-kept, they would push out this run's own checkpoints and hide them from a resume. A file whose bytes do not match its checksum (a
-damaged disk, a copy cut short) is skipped with a warning and the previous good one is
-used; a failed write (disk full) leaves the earlier ones intact.
+kept, they would push out this run's own checkpoints and hide them from a resume. A file
+whose bytes do not match its checksum (a damaged disk, a copy cut short) is skipped with a
+warning and the previous good one is used; a failed write (disk full) leaves the earlier
+ones intact.
 
 The generator file (`models/generator.pt`) holds the weights and everything needed to
 use them without the training data: the model params, the canvas shape, the vocabulary
@@ -34,8 +35,9 @@ def save(directory, step: int, state: dict) -> Path:
     blob = torch_bytes(state)
     write_bytes(path, blob)
     write_text(str(path) + ".sha256", hashlib.sha256(blob).hexdigest() + "\n")
-    mine = sorted(p for p in _all(directory) if p.name <= path.name)  # zero-padded: name order is step order
-    for old in [p for p in _all(directory) if p.name > path.name] + mine[:-KEEP]:
+    found = sorted(_all(directory))  # zero-padded: name order is step order
+    mine = [p for p in found if p.name <= path.name]
+    for old in [p for p in found if p.name > path.name] + mine[:-KEEP]:
         old.unlink(missing_ok=True)
         Path(str(old) + ".sha256").unlink(missing_ok=True)
     return path

@@ -119,8 +119,8 @@ class Train:
     checkpoint_every: int = num(1000, 1)
     device: str = choice("auto", "auto", "cpu", "cuda")
     threads: int = num(0, 0)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
-    # torch.compile the generator and the critic as the generator step uses it (the critic step's
-    # gradient penalty needs a double backward, which compiled graphs do not support)
+    # torch.compile the generator and the critic (the critic step's gradient penalty runs the
+    # critic eagerly: it needs a double backward, which compiled graphs do not support)
     compile: bool = False
 
 

@@ -185,7 +185,7 @@ class _Instruments:
         if self.chemnet:
             with timed(timings, "fcd"):
                 self.act_ho = self.chemnet.activations(self.heldout_valid)
-                self.act_train = self.chemnet.activations(train_valid)
+                self.act_train = dist.ActivationPool(self.chemnet, train_valid)  # the rows drawn
         self.last_desc = None
 
     def measure(self, idx: np.ndarray, full: bool) -> tuple[dict, list]:

@@ -112,6 +112,30 @@ class ChemNet:
             torch.set_num_threads(threads)  # fcd's loader changes them
 
 
+class ActivationPool:
+    """ChemNet activations of a list of molecules, computed for the rows asked for and kept.
+    A size-matched FCD reference (frechet.size_matched) reads only its random draws from the
+    training set: at small sample sizes a few hundred of its thousands of molecules (each costs
+    350 LSTM steps: fcd pads every molecule to 350 symbols, so its activations do not depend on
+    the batch it is in, up to float32 round-off)."""
+
+    def __init__(self, chemnet: ChemNet, smiles: list[str]):
+        self.chemnet, self.smiles = chemnet, list(smiles)
+        self.rows = np.zeros((len(self.smiles), 512), dtype=np.float32)
+        self.done = np.zeros(len(self.smiles), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        idx = np.asarray(idx)
+        todo = np.unique(idx[~self.done[idx]])
+        if len(todo):
+            self.rows[todo] = self.chemnet.activations([self.smiles[i] for i in todo])
+            self.done[todo] = True
+        return self.rows[idx]
+
+
 def fcd(act_gen: np.ndarray, act_ref: np.ndarray) -> float | None:
     """FCD of two activation sets; None when either has fewer than 2 molecules."""
     return frechet_distance(act_gen, act_ref) if len(act_gen) >= 2 and len(act_ref) >= 2 else None
