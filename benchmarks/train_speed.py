@@ -101,13 +101,22 @@ def optimised_step(gan: training.GAN, task: int) -> dict:
     return logs
 
 
-def measure(name, gan, step, n, peak, plain_sps=None):
-    for i in range(3):  # warm-up (and compilation)
-        step(gan, i % 2)
+# aten ops that run the convolutions and matmuls (profiler self time: the kernel, not the dispatch above it)
+KERNELS = {"aten::mkldnn_convolution", "aten::convolution_backward", "aten::addmm", "aten::mm", "aten::bmm"}
+
+
+def count_flops(gan, step) -> float:
+    """FLOPs of one step (the mean of one step per task), counted by FlopCounterMode."""
     with FlopCounterMode(display=False) as fc:
         step(gan, 0)
         step(gan, 1)
-    flops = fc.get_total_flops() / 2
+    return fc.get_total_flops() / 2
+
+
+def measure(name, gan, step, n, peak, plain_sps=None):
+    for i in range(3):  # warm-up (and compilation)
+        step(gan, i % 2)
+    flops = count_flops(gan, step)
     t = time.perf_counter()
     for i in range(n):
         logs = step(gan, i % 2)
@@ -166,6 +175,14 @@ def main():
         print("| region | ms per step |\n|---|---|")
         for e in sorted(regions, key=lambda e: -e.cpu_time_total):
             print(f"| {e.key} | {e.cpu_time_total / 1e3 / 20:.1f} |")
+        # The floor: the time inside the kernels that do the FLOPs. Were everything else free, a
+        # step could not be faster than this, which bounds what removing overheads can gain.
+        kernel_ms = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in KERNELS) / 1e3 / 20
+        flops_step = count_flops(gan, optimised_step)
+        print(f"FLOP-carrying kernels ({', '.join(sorted(KERNELS))}): {kernel_ms:.1f} ms per step, "
+              f"{flops_step / kernel_ms / 1e6:.1f} GFLOP/s = {flops_step / kernel_ms / 1e-3 / peak:.2f} of the matmul "
+              f"rate; a step of nothing but them: {1e3 / kernel_ms:.1f} steps/s = {1e3 / kernel_ms / plain:.2f}x the "
+              "plain path (the most that removing overheads could give)")
 
     seed = from_dict(override(read_params(), {
         "model.family": "seed", "model.activation": "softmax", "model.z_dim": 2, "model.dropout": 0.4,
