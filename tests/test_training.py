@@ -112,6 +112,26 @@ def test_a_checkpoint_of_other_params_is_not_resumed(tmp_path, data):
     assert m["resumed_from"] == 0
 
 
+def test_a_checkpoint_made_by_other_step_code_is_not_resumed(tmp_path, data, monkeypatch, capsys):
+    _train(tmp_path, data, **{"train.steps": 4, "train.checkpoint_every": 2})  # as if killed at step 4 of 6
+    monkeypatch.setattr(training, "code_hash", lambda: "edited models.py")
+    m, _ = _train(tmp_path, data, **{"train.steps": 6, "train.checkpoint_every": 2})
+    assert m["resumed_from"] == 0 and "other params or code; starting over" in capsys.readouterr().err
+
+
+def test_code_hash_reads_the_step_s_modules_and_changes_with_any_byte_of_them(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = 1\n"), b.write_text("y = 2\n")
+    want = hashlib.sha256(b"x = 1\ny = 2\n").hexdigest()[:16]
+    assert training.code_hash([a, b]) == want != training.code_hash([b, a])
+    b.write_text("y = 3\n")
+    assert training.code_hash([a, b]) != want
+    from braingan import models, sampling
+    own = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (models.__file__, losses.__file__, sampling.__file__,
+                                                                  training.__file__))).hexdigest()[:16]
+    assert training.code_hash() == own
+
+
 def test_a_run_interrupted_after_a_finished_run_of_other_params_resumes_its_own_checkpoint(tmp_path, data):
     _train(tmp_path, data, **{"train.steps": 6, "train.checkpoint_every": 2})  # finished: checkpoints at 4 and 6
     other = {"train.checkpoint_every": 2, "train.lr_g": 0.001}

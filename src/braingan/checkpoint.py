@@ -48,7 +48,7 @@ def _all(directory: Path) -> list[Path]:
 
 
 def load_latest(directory, digest: str) -> dict | None:
-    """The newest intact checkpoint made with the same config digest, or None."""
+    """The newest intact checkpoint made with the same digest (params, data, code), or None."""
     directory = Path(directory)
     if not directory.is_dir():
         return None
@@ -64,7 +64,7 @@ def load_latest(directory, digest: str) -> dict | None:
                   file=sys.stderr)
             continue
         if state.get("digest") != digest:
-            print(f"note: checkpoint {path} was made with other params; starting over", file=sys.stderr)
+            print(f"note: checkpoint {path} was made with other params or code; starting over", file=sys.stderr)
             return None
         return state
     return None

@@ -4,7 +4,9 @@ One step = n_critic critic updates and one generator update, on one task; with
 `train.tasks: both` the tasks take turns (the seed's alternating schedule), so a
 single-task run with the same `train.steps` gets the same number of updates.
 
-A run resumes from its newest checkpoint made with the same computation (`digest`):
+A run resumes from its newest checkpoint made with the same computation (`digest`: the
+params and data that change it, and the code of a step; a checkpoint from other code is
+not resumed, training starts over):
 - the same params (an interrupted run): the same MLflow run goes on;
 - other params that do not change the computation (more `train.steps`): a new MLflow run
   tagged `braingan.continued_from`, since MLflow params are immutable and must stay true;
@@ -13,6 +15,7 @@ A run resumes from its newest checkpoint made with the same computation (`digest
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import signal
 import sys
@@ -25,7 +28,7 @@ import torch
 from torch import nn
 from torch.profiler import record_function
 
-from . import checkpoint, losses, models, paths, plots, pyfunc
+from . import checkpoint, losses, models, paths, plots, pyfunc, sampling
 from . import classifier as clf
 from .config import Config, dump, flatten, stable_hash
 from .data import canvas as cv
@@ -175,7 +178,17 @@ def digest(cfg: Config, data: Processed) -> str:
     d = cfg.to_dict()
     train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
     return stable_hash({"seed": d["seed"], "model": d["model"], "train": train, "data": data.meta["input_sha256"],
-                        "processed": data.meta["params"], "canvas": data.meta["canvas"]})
+                        "processed": data.meta["params"], "canvas": data.meta["canvas"], "code": code_hash()})
+
+
+def code_hash(files=None) -> str:
+    """sha256 of the modules whose code defines a training step (models, losses, sampling, this
+    one). DVC re-runs `train` after any edit to its code; resuming a checkpoint made by the old
+    code would give a model that half came from code the result no longer says it came from."""
+    h = hashlib.sha256()
+    for f in files or [models.__file__, losses.__file__, sampling.__file__, __file__]:
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def run_params(cfg: Config, data: Processed) -> dict:
