@@ -405,7 +405,9 @@ def test_chemnet_activations_of_no_molecule_are_an_empty_512_column_float32_arra
 
 def test_activation_pool_computes_only_the_rows_asked_for_once_each_and_equal_to_the_whole_set(nci):
     class Counting(dist.ChemNet):
-        asked: list = []
+        def __init__(self):
+            super().__init__()
+            self.asked = []
 
         def activations(self, smiles):
             self.asked.append(list(smiles))
