@@ -346,10 +346,8 @@ def test_default_params_preprocess_offline(tmp_path):
     assert "didn't change" in dvc(r, "repro", "preprocess").stdout
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
-    params = tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100})
-    r = make_repo(tmp_path, params)
+def _stop_train_after_its_first_checkpoint(r, sig):
+    """`dvc repro classifier`, then `dvc repro train` stopped by `sig` once a checkpoint is on disk."""
     dvc(r, "repro", "classifier")
     p = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train"], cwd=r, env=run_env(r),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -359,6 +357,13 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
     assert time.time() < deadline, "no checkpoint was written"
     os.killpg(p.pid, sig)
     p.communicate(timeout=120)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
+    params = tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100})
+    r = make_repo(tmp_path, params)
+    _stop_train_after_its_first_checkpoint(r, sig)
     assert not (r / "models/generator.pt").exists()
     out = dvc(r, "repro", "train")
     m = json.loads((r / "results/train/metrics.json").read_text())
@@ -368,6 +373,19 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"  # the same run, resumed and finished
     steps = [h.step for h in mlflow_client(r).get_metric_history(runs[0].info.run_id, "train.g_adv_mnist")]
     assert max(steps) == 200
+
+
+def test_an_interrupted_training_starts_over_after_an_edit_to_the_step_code(tmp_path):
+    """A checkpoint is resumed only by the code that made it: an edit to losses.py between the
+    interruption and the next `dvc repro` trains from step 0, saying why."""
+    r = make_repo(tmp_path, tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100}))
+    _stop_train_after_its_first_checkpoint(r, signal.SIGTERM)
+    losses_py = r / "src/braingan/losses.py"
+    losses_py.write_text(losses_py.read_text() + "\n# edited\n")
+    out = dvc(r, "repro", "train")
+    m = json.loads((r / "results/train/metrics.json").read_text())
+    assert m["steps"] == 200 and m["resumed_from"] == 0, out.stdout + out.stderr
+    assert "made with other params or code; starting over" in out.stdout + out.stderr
 
 
 def test_an_experiment_interrupted_after_a_finished_run_resumes_its_own_checkpoint(tmp_path):

@@ -94,6 +94,8 @@ def heavy_atoms(gen: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> dict:
 class ChemNet:
     """The FCD's network (weights inside the `fcd` package), loaded once, on the CPU."""
 
+    DIM = 512  # activations per molecule
+
     def __init__(self):
         self._model = None
 
@@ -102,7 +104,7 @@ class ChemNet:
         from fcd import get_predictions, load_ref_model
 
         if not smiles:
-            return np.zeros((0, 512), dtype=np.float32)
+            return np.zeros((0, self.DIM), dtype=np.float32)
         threads = torch.get_num_threads()
         try:
             if self._model is None:
@@ -121,7 +123,7 @@ class ActivationPool:
 
     def __init__(self, chemnet: ChemNet, smiles: list[str]):
         self.chemnet, self.smiles = chemnet, list(smiles)
-        self.rows = np.zeros((len(self.smiles), 512), dtype=np.float32)
+        self.rows = np.zeros((len(self.smiles), ChemNet.DIM), dtype=np.float32)
         self.done = np.zeros(len(self.smiles), dtype=bool)
 
     def __len__(self) -> int:
