@@ -9,17 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from braingan import evaluation  # noqa: E402
+from braingan import classifier, evaluation, paths  # noqa: E402
 from braingan.config import from_dict, override, read_params  # noqa: E402
 from braingan.data import dataset  # noqa: E402
-from braingan.tracking import Run  # noqa: E402
+from braingan.generator import Generator  # noqa: E402
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
@@ -27,12 +26,10 @@ if __name__ == "__main__":
     args = ap.parse_args()
     os.chdir(ROOT)
     cfg = from_dict(override(read_params(), {"evaluate.n_samples": args.n}))
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        m = evaluation.run(cfg, dataset.load(), Run(enabled=False), out=Path(tmp))
-        total = time.perf_counter() - t
-        timings = (Path(tmp) / "timings.json").read_text()
-    print(timings)
-    s = m.get("smiles", {})
+    t = time.perf_counter()
+    ev = evaluation.run(cfg, dataset.load(), Generator.load(paths.GENERATOR), classifier.load())
+    total = time.perf_counter() - t
+    print(ev.timings)
+    s = ev.metrics.get("smiles", {})
     print(f"evaluate on {args.n} samples per task ("
           f"valid argmax {s.get('validity')}, FCD/KL on {s.get('fcd_n')} molecules): {total:.1f} s (target <= 60 s)")

@@ -34,6 +34,7 @@ from braingan import classifier, losses, models, training  # noqa: E402
 from braingan.config import from_dict, override, read_params  # noqa: E402
 from braingan.data import dataset  # noqa: E402
 from braingan.device import cpu_threads  # noqa: E402
+from braingan.probes import Probes  # noqa: E402
 from braingan.sampling import fake_batch  # noqa: E402
 
 
@@ -152,12 +153,12 @@ def main():
     plain = measure("plain eager", gan, plain_step, args.steps, peak)
     optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps,
                         peak, plain)
-    monitor = training.Monitor(data, classifier.load(), cfg.seed)  # the collapse indicators, every sample_every
+    probes = Probes(data, classifier.load(), cfg.seed)  # what training measures every sample_every steps
     t = time.perf_counter()
     for _ in range(3):
-        monitor.indicators(gan, (models.MNIST, models.SMILES))
+        probes.measure(gan.generator(data, 0))
     per_call = (time.perf_counter() - t) / 3
-    print(f"  monitor (both tasks, {monitor.N} samples each): {per_call:.2f} s per call, every {cfg.train.sample_every} "
+    print(f"  probes (both tasks, {probes.N} samples each): {per_call:.2f} s per call, every {cfg.train.sample_every} "
           f"steps = {per_call / (cfg.train.sample_every / optimised):.2%} of training time")
     compiled = from_dict(override(params, {"train.compile": True}))
     gan_c = training.GAN.create(compiled, real, data.shape, device)

@@ -1,7 +1,13 @@
-"""Stage `train`: the task-conditioned GAN, tracked in MLflow."""
-from braingan import stage, training
+"""Stage `train`: the task-conditioned GAN (training.py), recorded in files and MLflow (recorder.py)."""
+from braingan import classifier, stage, training
 from braingan.data import dataset
-from braingan.tracking import Run
+from braingan.recorder.training import TrainingRecorder
+
+
+def main(cfg):
+    with TrainingRecorder() as rec:
+        rec.finish(training.run(cfg, dataset.load(), classifier.load(), observer=rec))
+
 
 if __name__ == "__main__":
-    stage.run("train", lambda cfg: training.run(cfg, dataset.load(), Run()))
+    stage.run("train", main)

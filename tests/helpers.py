@@ -44,6 +44,7 @@ def run_env(repo: Path | None = None) -> dict:
                http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
                NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
                PYTHONUNBUFFERED="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL="1",  # tiny runs last seconds: read the system every second
                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     return env
 

@@ -80,78 +80,85 @@ def _truncate(rel, keep=100):
 
 
 SMI = {"fetch.smiles.source": "path"}
+
+
+def case(name, stage, setup, env, message):
+    """One row: the id says what the input is; the run must stop in `stage` saying `message`."""
+    return pytest.param(stage, setup, env, message, id=name)
+
+
 LONG_LINE = b"C" * 10_000_000
 CASES = [
     # --- params: values, types, keys, the file itself (stage `validate` checks them all first)
-    ("validate", _params(**{"model.activation": "foo"}), {}, "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
-    ("validate", _params(**{"model.family": "gpt"}), {}, f"model.family: 'gpt' is not allowed; allowed values: {', '.join(FAMILIES.names())}"),
-    ("validate", _params(**{"preprocess.encoding": "inchi"}), {}, f"preprocess.encoding: 'inchi' is not allowed; allowed values: {', '.join(ENCODINGS.names())}"),
-    ("validate", _params(**{"train.steps": "100"}), {}, "train.steps: expected an integer, got '100'"),
-    ("validate", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),
-    ("validate", _params(**{"seed": -1}), {}, "seed: -1 is too small; allowed: >= 0"),
-    ("validate", _params(**{"train.lr_g": 0}), {}, "train.lr_g: 0.0 is too small; allowed: > 0.0"),
-    ("validate", _raw("train:\n  lr_g: .nan\n"), {}, "train.lr_g: nan is not a finite number"),
-    ("validate", _raw("train:\n  lr_d: .inf\n"), {}, "train.lr_d: inf is not a finite number"),
-    ("validate", _params(**{"classifier.lr": 0.0}), {}, "classifier.lr: 0.0 is too small; allowed: > 0.0"),
-    ("validate", _params(**{"model.dim": 100_000_000}), {}, "model.dim / model.blocks / model.z_dim"),
-    ("validate", _params(**{"evaluate.score_split": 41}), {}, "evaluate.score_split: 41 is larger than evaluate.n_samples (40)"),
-    ("validate", _raw("seed: 0\ntrian: {}\n"), {}, "unknown key trian; allowed keys here:"),
-    ("validate", _raw("model: [resnet\n"), {}, "params.yaml: not valid YAML: expected ',' or ']', but got '<stream end>' (line 2"),
-    ("validate", _raw(""), {}, "params.yaml: the file is empty"),
-    ("validate", _raw("train:\n  steps: 5\n  steps: 6\n"), {}, "duplicate key 'steps' on line 3 (first on line 2)"),
-    ("validate", lambda d: None, {}, "params.yaml: no such params file"),
-    ("validate", _params(**{"fetch.smiles.source": "url", "fetch.smiles.url": "https://x/y.csv"}), {},
+    case("unknown-activation", "validate", _params(**{"model.activation": "foo"}), {}, "model.activation: 'foo' is not allowed; allowed values: softmax, sigmoid, per-task"),
+    case("unknown-model-family", "validate", _params(**{"model.family": "gpt"}), {}, f"model.family: 'gpt' is not allowed; allowed values: {', '.join(FAMILIES.names())}"),
+    case("unknown-encoding", "validate", _params(**{"preprocess.encoding": "inchi"}), {}, f"preprocess.encoding: 'inchi' is not allowed; allowed values: {', '.join(ENCODINGS.names())}"),
+    case("steps-given-as-a-string", "validate", _params(**{"train.steps": "100"}), {}, "train.steps: expected an integer, got '100'"),
+    case("batch-size-below-two", "validate", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),
+    case("negative-seed", "validate", _params(**{"seed": -1}), {}, "seed: -1 is too small; allowed: >= 0"),
+    case("zero-learning-rate", "validate", _params(**{"train.lr_g": 0}), {}, "train.lr_g: 0.0 is too small; allowed: > 0.0"),
+    case("nan-learning-rate", "validate", _raw("train:\n  lr_g: .nan\n"), {}, "train.lr_g: nan is not a finite number"),
+    case("infinite-learning-rate", "validate", _raw("train:\n  lr_d: .inf\n"), {}, "train.lr_d: inf is not a finite number"),
+    case("zero-classifier-learning-rate", "validate", _params(**{"classifier.lr": 0.0}), {}, "classifier.lr: 0.0 is too small; allowed: > 0.0"),
+    case("model-too-large-for-memory", "validate", _params(**{"model.dim": 100_000_000}), {}, "model.dim / model.blocks / model.z_dim"),
+    case("score-split-above-sample-count", "validate", _params(**{"evaluate.score_split": 41}), {}, "evaluate.score_split: 41 is larger than evaluate.n_samples (40)"),
+    case("misspelt-section", "validate", _raw("seed: 0\ntrian: {}\n"), {}, "unknown key trian; allowed keys here:"),
+    case("broken-yaml", "validate", _raw("model: [resnet\n"), {}, "params.yaml: not valid YAML: expected ',' or ']', but got '<stream end>' (line 2"),
+    case("empty-params-file", "validate", _raw(""), {}, "params.yaml: the file is empty"),
+    case("duplicate-key", "validate", _raw("train:\n  steps: 5\n  steps: 6\n"), {}, "duplicate key 'steps' on line 3 (first on line 2)"),
+    case("missing-params-file", "validate", lambda d: None, {}, "params.yaml: no such params file"),
+    case("url-source-without-checksum", "validate", _params(**{"fetch.smiles.source": "url", "fetch.smiles.url": "https://x/y.csv"}), {},
      "both required when fetch.smiles.source is 'url'"),
-    ("validate", _params(**{"fetch.smiles.sha256": "/tmp/abs"}), {}, "fetch.smiles.sha256: '/tmp/abs' is not allowed; expected 64 lower-case hex digits"),
-    ("validate", _params(**{"fetch.smiles.url": "http://example.org/a.csv"}), {}, "fetch.smiles.url: 'http://example.org/a.csv' is not allowed"),
-    ("validate", _params(**{"fetch.smiles.source": "path"}), {}, "fetch.smiles.path: required when fetch.smiles.source is 'path'"),
-    ("train", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),  # each stage checks its own sections too
+    case("checksum-not-hex", "validate", _params(**{"fetch.smiles.sha256": "/tmp/abs"}), {}, "fetch.smiles.sha256: '/tmp/abs' is not allowed; expected 64 lower-case hex digits"),
+    case("plain-http-url", "validate", _params(**{"fetch.smiles.url": "http://example.org/a.csv"}), {}, "fetch.smiles.url: 'http://example.org/a.csv' is not allowed"),
+    case("path-source-without-path", "validate", _params(**{"fetch.smiles.source": "path"}), {}, "fetch.smiles.path: required when fetch.smiles.source is 'path'"),
+    case("train-checks-its-own-section", "train", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),  # each stage checks its own sections too
     # --- data files
-    ("fetch", _params(**SMI, **{"fetch.smiles.path": "nope.csv"}), {}, "fetch.smiles.path: nope.csv does not exist"),
-    ("fetch", _smiles_file("e.smi", b""), {}, "e.smi: holds no SMILES (empty file)"),
-    ("fetch", _smiles_file("c.csv", b"name,smi\nx,CCO\n"), {}, "no column 'SMILES' (fetch.smiles.column); columns are: name, smi"),
-    ("fetch", _smiles_file("m.xlsx", b"CCO\n"), {}, "unknown file type '.xlsx'"),
-    ("fetch", _smiles_file("b.smi", b"\xff\xfe\n\xfe\n"), {}, "b.smi: holds no SMILES (2 lines, none valid UTF-8)"),
-    ("fetch", _smiles_file("long.smi", LONG_LINE + b"\n"), {}, "long.smi: holds no SMILES (1 lines, all longer than 10,000 characters)"),
-    ("fetch", _smiles_file("long.csv", b"SMILES\n" + LONG_LINE + b"\n"), {}, "long.csv: holds no SMILES (1 lines, 0 blank, 0 undecodable, 1 overlong)"),
-    ("fetch", _fifo("pipe.smi", **SMI, **{"fetch.smiles.path": "pipe.smi"}), {}, "fetch.smiles.path: pipe.smi is not a regular file"),
-    ("fetch", _params(**SMI, **{"fetch.smiles.path": "/dev/zero"}), {}, "unknown file type '(none)'"),
-    ("fetch", _params(**SMI, **{"fetch.smiles.path": "."}), {}, ".: is a folder; expected a .csv or .smi file"),
-    ("fetch", _file("s.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "stahl", "fetch.smiles.path": "s.csv"}), {},
+    case("smiles-file-missing", "fetch", _params(**SMI, **{"fetch.smiles.path": "nope.csv"}), {}, "fetch.smiles.path: nope.csv does not exist"),
+    case("smiles-file-empty", "fetch", _smiles_file("e.smi", b""), {}, "e.smi: holds no SMILES (empty file)"),
+    case("csv-without-smiles-column", "fetch", _smiles_file("c.csv", b"name,smi\nx,CCO\n"), {}, "no column 'SMILES' (fetch.smiles.column); columns are: name, smi"),
+    case("unknown-smiles-file-type", "fetch", _smiles_file("m.xlsx", b"CCO\n"), {}, "unknown file type '.xlsx'"),
+    case("smiles-file-not-utf8", "fetch", _smiles_file("b.smi", b"\xff\xfe\n\xfe\n"), {}, "b.smi: holds no SMILES (2 lines, none valid UTF-8)"),
+    case("smi-line-of-ten-megabytes", "fetch", _smiles_file("long.smi", LONG_LINE + b"\n"), {}, "long.smi: holds no SMILES (1 lines, all longer than 10,000 characters)"),
+    case("csv-line-of-ten-megabytes", "fetch", _smiles_file("long.csv", b"SMILES\n" + LONG_LINE + b"\n"), {}, "long.csv: holds no SMILES (1 lines, 0 blank, 0 undecodable, 1 overlong)"),
+    case("smiles-file-is-a-fifo", "fetch", _fifo("pipe.smi", **SMI, **{"fetch.smiles.path": "pipe.smi"}), {}, "fetch.smiles.path: pipe.smi is not a regular file"),
+    case("smiles-file-is-dev-zero", "fetch", _params(**SMI, **{"fetch.smiles.path": "/dev/zero"}), {}, "unknown file type '(none)'"),
+    case("smiles-file-is-a-folder", "fetch", _params(**SMI, **{"fetch.smiles.path": "."}), {}, ".: is a folder; expected a .csv or .smi file"),
+    case("stahl-mirror-with-wrong-checksum", "fetch", _file("s.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "stahl", "fetch.smiles.path": "s.csv"}), {},
      "expected the Stahl set's"),
-    ("fetch", _file("src.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "url", "fetch.smiles.url": "file:///nonexistent/a.csv",
+    case("unreachable-url", "fetch", _file("src.csv", b"SMILES\nCCO\n", **{"fetch.smiles.source": "url", "fetch.smiles.url": "file:///nonexistent/a.csv",
                                                      "fetch.smiles.sha256": "0" * 64}), {}, "could not download file:///nonexistent/a.csv"),
-    ("fetch", _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "none.npz"}), {}, "fetch.mnist.path: none.npz does not exist"),
-    ("fetch", _npz(a=np.zeros((2, 28, 28)), b=np.zeros(2)), {}, "has arrays ['a', 'b']; expected x/y"),
-    ("fetch", _npz(x=np.zeros((3, 28, 28)), y=np.zeros(2)), {}, "has 3 images but labels of shape (2,)"),
-    ("fetch", _npz(x=np.zeros((2, 20, 20)), y=np.zeros(2)), {}, "images have shape (2, 20, 20); expected [N, 28, 28]"),
-    ("fetch", _npz(writer=lambda p: p.write_bytes(os.urandom(2000))), {}, "d.npz is not a readable numeric .npz file"),
-    ("fetch", _npz(writer=lambda p: p.write_text("x,y\n1,2\n")), {}, "d.npz is not a readable numeric .npz file"),
-    ("fetch", _npz(x=np.array([{"a": 1}, None], dtype=object), y=np.zeros(2)), {}, "is not a readable numeric .npz file"),
-    ("fetch", _npz(x=np.zeros((0, 28, 28)), y=np.zeros(0)), {}, "images are float64 of shape (0, 28, 28)"),
-    ("fetch", _npz(x=np.zeros((2, 28, 28)), y=np.array(["one", "two"])), {}, "expected one integer label per image"),
-    ("fetch", _npz(writer=lambda p: gzip.open(p, "wb").write(b"\x00" * 1000)), {}, "is not a readable numeric .npz file"),
-    ("fetch", _idx_folder(struct.pack(">HBBIII", 0, 8, 3, 2, 28, 28) + bytes(100)), {}, "(truncated?)"),
-    ("fetch", _idx_folder(b"\x00\x00\x07\x03" + bytes(20)), {}, "not an unsigned-byte IDX file (bad magic number)"),
-    ("fetch", _idx_folder(b"\x00\x00\x08\x00" + bytes(20)), {}, "IDX header gives 0 dimensions; expected 1 (labels) or 3"),
-    ("fetch", _idx_folder(gzip.compress(bytes(range(256)) * 40)[:60], gz=True), {}, "starts like a gzip file but cannot be decompressed"),
+    case("mnist-file-missing", "fetch", _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "none.npz"}), {}, "fetch.mnist.path: none.npz does not exist"),
+    case("npz-without-image-arrays", "fetch", _npz(a=np.zeros((2, 28, 28)), b=np.zeros(2)), {}, "has arrays ['a', 'b']; expected x/y"),
+    case("npz-more-images-than-labels", "fetch", _npz(x=np.zeros((3, 28, 28)), y=np.zeros(2)), {}, "has 3 images but labels of shape (2,)"),
+    case("npz-images-not-28x28", "fetch", _npz(x=np.zeros((2, 20, 20)), y=np.zeros(2)), {}, "images have shape (2, 20, 20); expected [N, 28, 28]"),
+    case("npz-of-random-bytes", "fetch", _npz(writer=lambda p: p.write_bytes(os.urandom(2000))), {}, "d.npz is not a readable numeric .npz file"),
+    case("npz-of-text", "fetch", _npz(writer=lambda p: p.write_text("x,y\n1,2\n")), {}, "d.npz is not a readable numeric .npz file"),
+    case("npz-of-python-objects", "fetch", _npz(x=np.array([{"a": 1}, None], dtype=object), y=np.zeros(2)), {}, "is not a readable numeric .npz file"),
+    case("npz-with-no-images", "fetch", _npz(x=np.zeros((0, 28, 28)), y=np.zeros(0)), {}, "images are float64 of shape (0, 28, 28)"),
+    case("npz-with-string-labels", "fetch", _npz(x=np.zeros((2, 28, 28)), y=np.array(["one", "two"])), {}, "expected one integer label per image"),
+    case("npz-gzip-of-zeros", "fetch", _npz(writer=lambda p: gzip.open(p, "wb").write(b"\x00" * 1000)), {}, "is not a readable numeric .npz file"),
+    case("idx-truncated", "fetch", _idx_folder(struct.pack(">HBBIII", 0, 8, 3, 2, 28, 28) + bytes(100)), {}, "(truncated?)"),
+    case("idx-bad-magic-number", "fetch", _idx_folder(b"\x00\x00\x07\x03" + bytes(20)), {}, "not an unsigned-byte IDX file (bad magic number)"),
+    case("idx-zero-dimensions", "fetch", _idx_folder(b"\x00\x00\x08\x00" + bytes(20)), {}, "IDX header gives 0 dimensions; expected 1 (labels) or 3"),
+    case("idx-truncated-gzip", "fetch", _idx_folder(gzip.compress(bytes(range(256)) * 40)[:60], gz=True), {}, "starts like a gzip file but cannot be decompressed"),
     # --- stage order, damaged outputs of earlier stages, environment
-    ("preprocess", _params(), {}, "data/raw/mnist.npz is missing: run stage fetch first"),
-    ("train", _params(), {}, "data/processed/meta.json is missing: run stage preprocess first"),
-    ("train", _with_state(lambda d: (d / "data/processed/meta.json").write_text("{not json")), {},
+    case("preprocess-before-fetch", "preprocess", _params(), {}, "data/raw/mnist.npz is missing: run stage fetch first"),
+    case("train-before-preprocess", "train", _params(), {}, "data/processed/meta.json is missing: run stage preprocess first"),
+    case("processed-meta-json-damaged", "train", _with_state(lambda d: (d / "data/processed/meta.json").write_text("{not json")), {},
      "data/processed is damaged or from another version (JSONDecodeError"),
-    ("classifier", _with_state(_truncate("data/processed/mnist.npz")), {}, "data/processed is damaged or from another version"),
-    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "MLflow tracking server http://127.0.0.1:9 is not reachable"),
-    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "{d}"}, "is a plain path: MLflow 3's file store no longer takes new runs"),
-    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "mlruns"}, "'mlruns' is a plain path"),
-    ("train", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/data"}, "not an SQLite file in an existing folder"),
-    ("evaluate", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/nope/mlflow.db"}, "not an SQLite file in an existing folder"),
-    ("train", _with_state(**{"train.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "train.device: 'cuda' but no CUDA device is available"),
-    ("evaluate", _with_state(**{"evaluate.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "evaluate.device: 'cuda' but no CUDA device"),
-    ("evaluate", _with_state(lambda d: (d / "models/generator.pt").unlink()), {}, "models/generator.pt is missing: run the stage"),
-    ("evaluate", _with_state(_truncate("models/generator.pt", 5000)), {}, "models/generator.pt cannot be read as a BrainGAN generator"),
-    ("evaluate", _with_state(_truncate("models/classifier.pt", 5000)), {}, "models/classifier.pt cannot be read as the MNIST classifier"),
-    ("train", _with_state(lambda d: (d / "models/classifier.pt").unlink()), {}, "models/classifier.pt is missing"),
+    case("processed-npz-truncated", "classifier", _with_state(_truncate("data/processed/mnist.npz")), {}, "data/processed is damaged or from another version"),
+    case("tracking-server-not-answering", "train", _with_state(), {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, "MLflow tracking server http://127.0.0.1:9 is not reachable"),
+    case("tracking-uri-a-folder", "train", _with_state(), {"MLFLOW_TRACKING_URI": "{d}"}, "is a plain path: MLflow 3's file store no longer takes new runs"),
+    case("tracking-uri-a-relative-path", "train", _with_state(), {"MLFLOW_TRACKING_URI": "mlruns"}, "'mlruns' is a plain path"),
+    case("tracking-sqlite-file-is-a-folder", "train", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/data"}, "not an SQLite file in an existing folder"),
+    case("tracking-sqlite-folder-missing", "evaluate", _with_state(), {"MLFLOW_TRACKING_URI": "sqlite:///{d}/nope/mlflow.db"}, "not an SQLite file in an existing folder"),
+    case("train-on-cuda-without-cuda", "train", _with_state(**{"train.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "train.device: 'cuda' but no CUDA device is available"),
+    case("evaluate-on-cuda-without-cuda", "evaluate", _with_state(**{"evaluate.device": "cuda"}), {"CUDA_VISIBLE_DEVICES": ""}, "evaluate.device: 'cuda' but no CUDA device"),
+    case("generator-file-missing", "evaluate", _with_state(lambda d: (d / "models/generator.pt").unlink()), {}, "models/generator.pt is missing: run the stage"),
+    case("generator-file-truncated", "evaluate", _with_state(_truncate("models/generator.pt", 5000)), {}, "models/generator.pt cannot be read as a BrainGAN generator"),
+    case("classifier-file-truncated", "evaluate", _with_state(_truncate("models/classifier.pt", 5000)), {}, "models/classifier.pt cannot be read as the MNIST classifier"),
+    case("classifier-file-missing", "train", _with_state(lambda d: (d / "models/classifier.pt").unlink()), {}, "models/classifier.pt is missing"),
 ]
 
 
@@ -161,8 +168,8 @@ def state(tmp_path_factory):
     from braingan import classifier, paths, training
     from braingan.config import from_dict
     from braingan.data import dataset, fetch, preprocess
+    from braingan.recorder.training import TrainingRecorder
     from braingan.stage import STAGES
-    from braingan.tracking import Run
 
     d = tmp_path_factory.mktemp("state")
     params = tiny_params(**{"train.steps": 2, "train.sample_every": 2, "train.checkpoint_every": 2})
@@ -175,7 +182,8 @@ def state(tmp_path_factory):
         preprocess.run(cfg)
         data = dataset.load()
         classifier.run(cfg, data)
-        training.run(from_dict(params, STAGES["train"], "train"), data, Run())
+        with TrainingRecorder() as rec:  # the train stage's body
+            rec.finish(training.run(from_dict(params, STAGES["train"], "train"), data, classifier.load(), observer=rec))
     finally:
         mp.undo()
     assert (d / paths.GENERATOR).exists()
@@ -197,7 +205,7 @@ def _run_stage(stage, tmp_path, env, monkeypatch, capsys):
     return e.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("stage, setup, env, message", CASES, ids=[f"{i:02d}-{c[0]}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("stage, setup, env, message", CASES)
 def test_bad_input_is_rejected_clearly_and_nothing_is_written(tmp_path, monkeypatch, capsys, request,
                                                               stage, setup, env, message):
     if getattr(setup, "needs_state", False):

@@ -178,7 +178,7 @@ def test_repair_puts_back_the_charge_of_hypervalent_nitrogens_and_touches_nothin
     assert Chem.MolFromSmiles("CC[N](C)(C)C") is None  # what modern RDKit refuses
     assert smi(repair("CC[N](C)(C)C")) == Chem.CanonSmiles("CC[N+](C)(C)C")  # 4 bonds: N+ (an atom before it)
     assert smi(repair("C=[NH2]")) == Chem.CanonSmiles("C=[NH2+]")  # 4 with the hydrogens
-    assert smi(repair("C[N](=O)=O")) == Chem.CanonSmiles("C[N+](=O)[O-]")  # nitro: one N=O becomes N+-O-
+    assert smi(repair("C[N](=O)=O")) == Chem.CanonSmiles("C[N+](=O)[O-]")  # nitro: RDKit charge-separates it
     assert smi(repair("c1ccccc1[N+](=O)[O-]")) == Chem.CanonSmiles("c1ccccc1[N+](=O)[O-]")  # charged: as written
     assert smi(repair("CC(C)(C)O")) == Chem.CanonSmiles("CC(C)(C)O")  # no nitrogen: as written
     assert repair("C1CC") is None and repair("C[N](C)(C)(C)(C)C") is None  # unclosed ring; six bonds: no repair

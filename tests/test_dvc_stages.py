@@ -74,6 +74,7 @@ def stage_modules(stage: str) -> set[str]:
         seen.add(m)
         package = m if f.name == "__init__.py" else m.rsplit(".", 1)[0]
         todo |= _imports(f, package)
+        todo |= {".".join(m.split(".")[:i]) for i in range(1, m.count(".") + 1)}  # Python runs the parents' __init__.py
     return {str(_module_file(m).relative_to(ROOT)) for m in seen}
 
 

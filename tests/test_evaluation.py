@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from braingan import classifier, evaluation, training
+from braingan.recorder.evaluation import mlflow_metrics, record_evaluation
 from braingan.config import from_dict
 from braingan.data import canvas as cv
 from braingan.data import dataset, fetch, preprocess
+from braingan.evaluation.molecules import random_rows, sample_rows
+from braingan.generator import Generator, Samples
 from braingan.stage import STAGES
 from braingan.tracking import Run
 from helpers import tiny_params
@@ -25,25 +28,29 @@ def trained(tmp_path_factory):
     preprocess.run(cfg, d / "raw", d / "processed", d / "r_pre")
     data = dataset.load(d / "processed")
     classifier.run(cfg, data, d / "r_clf", d / "classifier.pt")
-    training.run(from_dict(tiny_params(**over), STAGES["train"], "train"), data, Run(enabled=False),
-                 out=d / "train", model_path=d / "generator.pt", ckpt_dir=d / "ckpt", clf_path=d / "classifier.pt")
+    result = training.run(from_dict(tiny_params(**over), STAGES["train"], "train"), data,
+                          classifier.load(d / "classifier.pt"), ckpt_dir=d / "ckpt")
+    result.generator.save(d / "generator.pt")
     return d, data, from_dict(tiny_params(**over), STAGES["evaluate"], "evaluate")
 
 
-def _evaluate(d, data, cfg, out):
-    return evaluation.run(cfg, data, Run(enabled=False), out=out, gen_path=d / "generator.pt",
-                          clf_path=d / "classifier.pt", train_run=d / "train" / "mlflow.json")
+def _evaluate(d, data, cfg, out, generator=None):
+    """The evaluate stage's body (pipeline/evaluate.py) with its outputs under `out`."""
+    ev = evaluation.run(cfg, data, generator or Generator.load(d / "generator.pt"), classifier.load(d / "classifier.pt"))
+    record_evaluation(cfg, ev, out=out, train_run=d / "train" / "mlflow.json", run=Run(enabled=False))
+    return ev
 
 
 @pytest.fixture(scope="module")
 def evaluated(trained, tmp_path_factory):
     d, data, cfg = trained
     out = tmp_path_factory.mktemp("evaluated")
-    return _evaluate(d, data, cfg, out), out
+    ev = _evaluate(d, data, cfg, out)
+    return ev.metrics, out, ev
 
 
 def test_every_metric_is_present_with_its_type(evaluated):
-    m, out = evaluated
+    m, out, _ = evaluated
     assert json.loads((out / "metrics.json").read_text()) == m
     for key, typ in {"classifier_score": float, "score_ratio": float, "frechet": float, "frechet_over_floor": float,
                      "classes_covered": int, "class_accuracy": float, "collapsed": bool, "collapsed_rule": str,
@@ -74,15 +81,18 @@ def test_a_perfect_generator_scores_like_the_references(trained, tmp_path, monke
     d, data, cfg = trained
     rng = np.random.default_rng(7)
 
-    def real_samples(G, mcfg, task, n, seed, device, **kw):
+    def real_samples(task, n, seed, class_=None, progress=False):
         if task == training.MNIST:
             idx = rng.choice(len(data.train_images), n, replace=False)
-            return cv.to_canvas(data.train_images[idx], data.shape, data.mode), data.train_labels[idx]
-        idx = rng.choice(len(data.smiles_train_idx), n, replace=False)
-        return data.vocab.one_hot(data.smiles_train_idx[idx]), np.full(n, -1)
+            canvas, classes = cv.to_canvas(data.train_images[idx], data.shape, data.mode), data.train_labels[idx]
+        else:
+            idx = rng.choice(len(data.smiles_train_idx), n, replace=False)
+            canvas, classes = data.vocab.one_hot(data.smiles_train_idx[idx]), np.full(n, -1)
+        return Samples(task, canvas, classes, data.vocab, data.mode)
 
-    monkeypatch.setattr(evaluation, "generate", real_samples)
-    m = _evaluate(d, data, cfg, tmp_path)
+    perfect = Generator.load(d / "generator.pt")
+    monkeypatch.setattr(perfect, "sample", real_samples)
+    m = _evaluate(d, data, cfg, tmp_path, perfect).metrics
     dg, s = m["digits"], m["smiles"]
     print({k: dg[k] for k in ("score_ratio", "frechet_over_floor", "class_accuracy", "diversity_ratio")},
           {k: s[k] for k in ("validity", "kl_score", "hamming_ratio", "heavy_atoms_ratio")})
@@ -94,19 +104,61 @@ def test_a_perfect_generator_scores_like_the_references(trained, tmp_path, monke
     assert s["heavy_atoms_ratio"] == pytest.approx(1.0, abs=0.1) and s["kl_score"] > 0.7  # 100 molecules: noisy KDEs
 
 
+def test_the_descriptor_picture_draws_the_generator_s_valid_molecules_and_labels_each_reference(evaluated):
+    """descriptors.png once drew the random-symbol reference under the label "generated" (the
+    last set measured). Each set drawn must be what its label says, with its size."""
+    import csv
+
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    from braingan import plots
+
+    m, out, ev = evaluated
+    sets = ev.descriptors
+    with open(out / "smiles.csv") as f:
+        valid = [r["canonical"] for r in csv.DictReader(f) if r["reading"] == "argmax" and r["valid"] == "True"]
+    n_valid, drawn = m["smiles"]["n_valid"], min(m["smiles"]["n_valid"], 40)  # evaluate.distribution_max: 40
+    assert len(valid) == n_valid == round(m["smiles"]["validity"] * m["n_samples"]) > drawn
+    n_random = m["reference"]["smiles"]["random"]["n_valid"]
+    assert list(sets) == [f"generated (valid, argmax, {drawn} of {n_valid} drawn)", "training molecules",
+                          f"random-symbol sampler (valid, {min(n_random, 40)} of {n_random} drawn)"]
+    gen = sorted(sets[list(sets)[0]]["MolWt"])
+    pool = sorted(Descriptors.MolWt(Chem.MolFromSmiles(s)) for s in valid)
+    assert len(gen) == drawn and all(any(abs(g - p) < 1e-6 for p in pool) for g in gen)  # drawn from these valid ones
+    title = plots.descriptor_histograms(sets)._suptitle.get_text()
+    assert title.startswith(f"Descriptors of {drawn} generated (valid, argmax, {drawn} of {n_valid} drawn) vs ")
+
+
+def test_with_every_valid_molecule_drawn_the_title_counts_the_generator_s_valid_molecules(trained, tmp_path):
+    """The default case (n_samples below distribution_max): the generated histograms are the
+    generator's valid molecules, all of them, and the title's count is metrics.json's."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    d, data, cfg = trained
+    cfg.evaluate.distribution_max = 1000
+    ev = _evaluate(d, data, cfg, tmp_path)
+    label = list(ev.descriptors)[0]
+    assert label == "generated (valid, argmax)"
+    valid = sorted(Descriptors.MolWt(Chem.MolFromSmiles(r[3])) for r in ev.smiles_rows if r[0] == "argmax" and r[4])
+    assert sorted(ev.descriptors[label]["MolWt"]) == pytest.approx(valid)
+    assert len(valid) == ev.metrics["smiles"]["n_valid"] > 0
+
+
 def test_sample_rows_draws_each_row_from_its_distribution():
     rng = np.random.default_rng(0)
     canvas = np.zeros((4000, 2, 3))
     canvas[:, 0] = [0.2, 0.0, 0.8]
     canvas[:, 1] = [0.0, 1.0, 0.0]
-    idx = evaluation.sample_rows(canvas, rng)
+    idx = sample_rows(canvas, rng)
     assert set(idx[:, 1]) == {1} and set(idx[:, 0]) == {0, 2}
     assert (idx[:, 0] == 2).mean() == pytest.approx(0.8, abs=0.03)
 
 
 def test_random_rows_use_training_lengths_and_no_pad(trained):
     _, data, _ = trained
-    idx = evaluation.random_rows(data, 300, np.random.default_rng(0))
+    idx = random_rows(data, 300, np.random.default_rng(0))
     lengths = (idx != data.vocab.pad).sum(1)
     assert set(lengths) <= set((data.smiles_train_idx != data.vocab.pad).sum(1))
     for row, k in zip(idx, lengths):
@@ -115,7 +167,6 @@ def test_random_rows_use_training_lengths_and_no_pad(trained):
 
 def test_mlflow_metrics_leave_out_undefined_values_and_headline_picks_its_keys():
     m = {"smiles": {"validity": 0.0, "unique": None, "collapsed": True}, "digits": {"score_ratio": 0.5}}
-    assert evaluation.mlflow_metrics(m) == {"eval.smiles.validity": 0.0, "eval.smiles.collapsed": 1.0,
-                                            "eval.digits.score_ratio": 0.5}
-    assert evaluation.headline(m) == {"Headline/mol_valid": 0.0, "Headline/mol_collapsed": 1.0,
-                                      "Headline/digit_score_ratio": 0.5}
+    assert mlflow_metrics(m) == {"eval.smiles.validity": 0.0, "eval.smiles.collapsed": 1.0,
+                                          "eval.digits.score_ratio": 0.5}
+    assert evaluation.headline(m) == {"mol_valid": 0.0, "mol_collapsed": 1.0, "digit_score_ratio": 0.5}

@@ -13,7 +13,8 @@ from braingan import checkpoint, models
 from braingan.data import encodings
 from braingan.data.smiles import Vocab, clean
 from braingan.data.sources import read_smiles_file
-from braingan.errors import DataError
+from braingan.errors import ConfigError, DataError
+from braingan.generator import Generator
 from braingan.fsutil import write_json
 
 
@@ -106,26 +107,59 @@ def test_a_new_run_s_checkpoints_replace_a_finished_run_s_later_ones(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["ckpt-00000010.pt", "ckpt-00000015.pt"]
 
 
+def _tiny_generator(**model):
+    from braingan.config import Model
+    from braingan.data.smiles import Vocab
+
+    m = Model(dim=8, blocks=1, z_dim=4, **model)
+    G, _ = models.build(m, (8, 5))
+    return Generator(G, m, Vocab(list("CNO(|"), encodings.get("smiles", "chars")), (8, 5), "resize",
+                     (0, 1), 3)
+
+
 def test_a_missing_or_foreign_generator_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"g.pt is missing: run the stage that makes it first \(dvc repro\)$"):
-        checkpoint.load_generator(tmp_path / "g.pt")
+        Generator.load(tmp_path / "g.pt")
     torch.save({"state_dict": {}}, tmp_path / "g.pt")
-    with pytest.raises(DataError, match=r"g.pt cannot be read as a BrainGAN generator \(KeyError: 'model'\); "
+    with pytest.raises(DataError, match=r"g.pt: not a generator file \(no weights or no model config in it\); "
                                         r"re-create it with `dvc repro -f train`$"):
-        checkpoint.load_generator(tmp_path / "g.pt")
+        Generator.load(tmp_path / "g.pt")
     # a whole generator file with one pickled object beside the weights: weights_only refuses to run pickle code
     from fractions import Fraction
 
-    from braingan.config import Model
-
-    m = Model(dim=8, blocks=1, z_dim=4)
-    G, _ = models.build(m, (8, 5))
-    checkpoint.save_generator(tmp_path / "ok.pt", G, m, (8, 5), "resize", list("abcde"), {}, [0, 1], 3)
-    assert checkpoint.load_generator(tmp_path / "ok.pt")[2]["step"] == 3
+    _tiny_generator().save(tmp_path / "ok.pt")
+    assert Generator.load(tmp_path / "ok.pt").step == 3
     blob = torch.load(tmp_path / "ok.pt", weights_only=True)
     torch.save({**blob, "note": Fraction(1, 3)}, tmp_path / "pickled.pt")
     with pytest.raises(DataError, match="pickled.pt cannot be read as a BrainGAN generator"):
-        checkpoint.load_generator(tmp_path / "pickled.pt")
+        Generator.load(tmp_path / "pickled.pt")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": {"activation": "tanh"}}, r"model.activation: 'tanh' is not allowed; allowed values: softmax, sigmoid, "
+                                        r"per-task"),
+    ({"model": {"widht": 8}}, r"unknown key model.widht; allowed keys here: "),
+    ({"canvas_mode": "crop"}, r"its canvas mode 'crop' is not one of resize, pad"),
+    ({"tasks": [0, 7]}, r"its tasks \[0, 7\] are not a non-empty subset of \[0, 1\]"),
+    ({"encoding": {"encoding": "inchi", "tokens": "chars"}}, r"preprocess.encoding: 'inchi' is not allowed"),
+])
+def test_a_generator_file_s_stored_config_is_validated_like_params(tmp_path, change, message):
+    """A file from other code (or edited) stops with the key, the value and what is allowed,
+    instead of sampling with an unknown activation read as softmax."""
+    blob = _tiny_generator().to_dict()
+    for key, value in change.items():
+        blob[key] = {**blob[key], **value} if isinstance(value, dict) and key != "encoding" else value
+    torch.save(blob, tmp_path / "g.pt")
+    with pytest.raises(DataError, match=r"g.pt: " + message):
+        Generator.load(tmp_path / "g.pt")
+
+
+def test_an_unknown_activation_is_an_error_not_softmax():
+    from braingan.config import Model
+
+    m = Model(activation="tanh")  # not through validation: as a config built in code
+    with pytest.raises(ConfigError, match="model.activation: 'tanh' is not allowed"):
+        models.activate(torch.zeros(1, 2, 3), models.SMILES, m)
 
 
 def test_checkpoint_without_its_checksum_is_not_trusted(tmp_path):

@@ -23,7 +23,7 @@ def test_output_shapes_for_both_tasks(family, activation, conditioning, shape):
     for task in (models.MNIST, models.SMILES):
         t = torch.full((5,), task)
         cls = torch.arange(5) if task == models.MNIST else torch.full((5,), -1)
-        x = models.activate(G(torch.randn(5, 4), models.condition(t, cls, conditioning)), task, activation)
+        x = models.activate(G(torch.randn(5, 4), models.condition(t, cls, conditioning)), task, m)
         assert x.shape == (5, *shape)
         out = D(x)
         assert out["score"].shape == (5,) and out["task"].shape == (5, 2)
@@ -38,7 +38,7 @@ def test_output_shapes_for_both_tasks(family, activation, conditioning, shape):
 def test_activation_is_exactly_the_named_function(activation, task, expect):
     logits = torch.tensor([[[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]]])
     want = logits.sigmoid() if expect == "sigmoid" else logits.softmax(-1)
-    torch.testing.assert_close(models.activate(logits, task, activation), want, rtol=0, atol=0)
+    torch.testing.assert_close(models.activate(logits, task, Model(activation=activation)), want, rtol=0, atol=0)
 
 
 def test_gumbel_straight_through_forward_is_the_noisy_argmax_and_backward_the_soft_gradient():
@@ -56,9 +56,10 @@ def test_gumbel_straight_through_forward_is_the_noisy_argmax_and_backward_the_so
 
 def test_gumbel_rows_only_for_smiles_and_only_with_a_temperature():
     logits = torch.randn(4, 6, 5)
-    torch.testing.assert_close(models.activate(logits, models.MNIST, "per-task", 1.0), logits.sigmoid())
-    torch.testing.assert_close(models.activate(logits, models.SMILES, "per-task", 0.0), logits.softmax(-1))
-    hard = models.activate(logits, models.SMILES, "per-task", 1.0)
+    m = Model(activation="per-task")
+    torch.testing.assert_close(models.activate(logits, models.MNIST, m, 1.0), logits.sigmoid())
+    torch.testing.assert_close(models.activate(logits, models.SMILES, m, 0.0), logits.softmax(-1))
+    hard = models.activate(logits, models.SMILES, m, 1.0)
     assert set(hard.unique().tolist()) == {0.0, 1.0} and (hard.sum(-1) == 1).all()
 
 

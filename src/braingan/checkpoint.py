@@ -6,24 +6,17 @@ written belong to a run this one replaces (a forced re-run, other params) and ar
 kept, they would push out this run's own checkpoints and hide them from a resume. A file
 whose bytes do not match its checksum (a damaged disk, a copy cut short) is skipped with a
 warning and the previous good one is used; a failed write (disk full) leaves the earlier
-ones intact.
-
-The generator file (`models/generator.pt`) holds the weights and everything needed to
-use them without the training data: the model params, the canvas shape, the vocabulary
-and encoding, and the tasks it was trained on. The same weights give the same bytes.
+ones intact. (The trained generator's own file: `generator.Generator.save`.)
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from . import models
-from .errors import DataError
 from .fsutil import sha256_file, torch_bytes, write_bytes, write_text
 
 KEEP = 2
@@ -68,28 +61,3 @@ def load_latest(directory, digest: str) -> dict | None:
             return None
         return state
     return None
-
-
-def save_generator(path, G, model_cfg, shape, canvas_mode: str, vocab: list[str], encoding: dict, tasks: list[int],
-                   step: int) -> None:
-    write_bytes(path, torch_bytes({
-        "state_dict": G.state_dict(), "model": asdict(model_cfg), "shape": list(shape), "canvas_mode": canvas_mode,
-        "vocab": list(vocab), "encoding": dict(encoding), "tasks": list(tasks), "step": step}))
-
-
-def load_generator(path, device="cpu"):
-    """(generator in eval mode, model config, the file's other contents)."""
-    from .config import Model
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} is missing: run the stage that makes it first (dvc repro)")
-    try:
-        blob = torch.load(path, map_location=device, weights_only=True)
-        mcfg = Model(**blob["model"])
-        G, _ = models.build(mcfg, tuple(blob["shape"]))
-        G.load_state_dict(blob["state_dict"])
-    except Exception as e:  # noqa: BLE001 - a truncated or foreign file: say which and what to do
-        raise DataError(f"{path} cannot be read as a BrainGAN generator ({type(e).__name__}: {str(e)[:200]}); "
-                        "re-create it with `dvc repro -f train`") from None
-    return G.to(device).eval(), mcfg, blob

@@ -24,11 +24,47 @@ PASSED_ON = {"compare": "braingan.compare", "preset": "braingan.presets", "serve
 
 
 def _sample(a) -> None:
-    from . import sample
+    import tempfile
 
-    G, mcfg, blob = sample.generator_from(a.run, a.exp, a.model)
-    samples = sample.draw(G, mcfg, blob, a.task, a.n, a.seed, a.cls, progress=True)
-    print(sample.write(samples, a.task, Path(a.out)))
+    from .generator import Generator
+
+    if a.model:
+        g = Generator.load(a.model)
+    else:
+        from . import paths
+        from .tracking import download_artifact, training_run_of
+
+        with tempfile.TemporaryDirectory() as tmp:
+            g = Generator.load(download_artifact(a.run or training_run_of(a.exp), paths.GENERATOR_ARTIFACT, tmp))
+    print(write_samples(g, a.task, a.n, a.seed, a.cls, Path(a.out)))
+
+
+def write_samples(g, task: str, n: int, seed: int, cls: int | None, out: Path) -> str:
+    """n samples of `task` written where `out` says -- SMILES: a CSV (raw, smiles, canonical,
+    valid); digits: a PNG grid of the first 100 and an .npy array [n, 28, 28] -- and a summary line."""
+    import io
+
+    import numpy as np
+    from . import plots
+    from .fsutil import figure_png, write_bytes, write_csv
+    from .pyfunc import molecule_rows
+
+    s = g.sample(task, n, seed, cls, progress=True)
+    if task == "smiles":
+        rows = molecule_rows(s)
+        write_csv(out, ["raw", "smiles", "canonical", "valid"], ([r["raw"], r["smiles"], r["canonical"], r["valid"]]
+                                                                  for r in rows))
+        valid = sum(r["valid"] for r in rows)
+        distinct = len({r["canonical"] for r in rows if r["valid"]})
+        return f"{n} samples, {valid} valid ({valid / max(n, 1):.1%}), {distinct} distinct valid molecules -> {out}"
+    images = s.images
+    buf = io.BytesIO()
+    np.save(buf, images)
+    write_bytes(out.with_suffix(".npy"), buf.getvalue())
+    title = f"{len(images)} generated digits (first 100)" + (f", class {cls} asked" if cls is not None else "")
+    write_bytes(out.with_suffix(".png"), figure_png(plots.digit_grid(images[:100], title)))
+    return (f"{len(images)} digits -> {out.with_suffix('.png')} (grid of the first 100), {out.with_suffix('.npy')} "
+            "(array [n, 28, 28])")
 
 
 def _register(a) -> None:

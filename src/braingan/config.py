@@ -22,7 +22,12 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["Config", "ConfigError", "load", "from_dict", "dump", "flatten", "override", "stable_hash"]
+__all__ = ["Config", "ConfigError", "load", "from_dict", "section", "dump", "flatten", "override", "stable_hash"]
+
+
+# Allowed values that code outside this file checks too (models.activate, the canvas, a generator file)
+ACTIVATIONS = ("softmax", "sigmoid", "per-task")
+CANVAS_MODES = ("resize", "pad")
 
 
 def choice(default, *allowed):
@@ -77,7 +82,7 @@ class Preprocess:
     max_len: int = num(60, 0)  # in symbols of the encoding; 0 = no limit
     dedupe: bool = True
     extra_pad: int = num(11, 0)  # canvas L = longest string + extra_pad (seed: 11), rounded up to /4
-    canvas: str = choice("resize", "resize", "pad")  # digits: resize to fill L x V, or zero-pad 28x28
+    canvas: str = choice("resize", *CANVAS_MODES)  # digits: resize to fill L x V, or zero-pad 28x28
     max_digits: int = num(0, 0)  # keep this many MNIST images before the split; 0 = all
     heldout: float = num(0.1, 0.01, 0.9)  # held-out fraction, both tasks
 
@@ -86,7 +91,7 @@ class Preprocess:
 @dataclass
 class Model:
     family: str = registered("resnet", "braingan.models:FAMILIES")
-    activation: str = choice("per-task", "softmax", "sigmoid", "per-task")
+    activation: str = choice("per-task", *ACTIVATIONS)
     conditioning: str = choice("task+class", "task", "task+class")
     z_dim: int = num(64, 1)
     dim: int = num(32, 1)  # resnet width
@@ -281,6 +286,12 @@ def _check(key, value, typ, meta):
     if hi is not None and value > hi:
         raise ConfigError(f"{key}: {value!r} is too large; allowed: <= {hi}" + (f" and >= {lo}" if lo is not None else ""))
     return value
+
+
+def section(name: str, raw) -> object:
+    """One section validated on its own (e.g. the model config stored in a generator file)."""
+    typ = typing.get_type_hints(Config)[name]
+    return _build(typ, raw, name)
 
 
 def from_dict(raw: dict, sections: tuple[str, ...] | None = None, stage: str = "") -> Config:

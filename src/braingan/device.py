@@ -23,9 +23,9 @@ def in_dvc_queue() -> bool:
 
 def cpu_threads(requested: int) -> int:
     """`train.threads`, or by default all cores -- except in a `dvc queue` workspace, where
-    parallel experiments (`dvc queue start -j 2`) would oversubscribe the cores: OpenMP
-    threads spinning against each other made two 2-thread runs on 2 cores 13x slower
-    than one. There each run takes cores // 2 (set train.threads to override)."""
+    parallel experiments (`dvc queue start -j 2`) would oversubscribe the cores (OpenMP threads
+    spinning against each other run many times slower than one run alone). There each run
+    takes cores // 2 (set train.threads to override)."""
     if requested:
         return requested
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

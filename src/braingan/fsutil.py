@@ -82,12 +82,28 @@ def save_npz(path, **arrays) -> None:
             np.savez_compressed(f, **arrays)
 
 
-def save_figure(fig, path) -> None:
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=100, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
+    return buf.getvalue()
+
+
+def save_figure(fig, path) -> None:
+    write_bytes(path, figure_png(fig))
+
+
+def write_csv(path, header: list[str], rows) -> None:
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
 
 
 def sha256_file(path, algo: str = "sha256") -> str:

@@ -6,7 +6,7 @@ The critic sees real and fake samples in one concatenated forward pass: the crit
 no batch statistics, so every sample's score depends on that sample alone and one pass
 computes what two would, with half the per-call overhead. The penalties take their own
 pass: differentiating the scores of a concatenated batch would run the double backward
-over every row, not just the penalised ones (measured: slower than the pass it saves).
+over every row, not just the penalised ones, which costs more than the pass it saves.
 Logged values stay tensors (no host sync per step).
 """
 from __future__ import annotations

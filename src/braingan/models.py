@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ACTIVATIONS
 from .errors import ConfigError
 from .registry import Registry
 
 N_TASKS, N_CLASSES = 2, 10
 MNIST, SMILES = 0, 1  # task ids: the one-hot `t` of the generator's input
+TASKS = {"mnist": MNIST, "smiles": SMILES}  # the tasks by name (params, the command line, MLflow keys)
 
 # `model.family`: name -> function(model config, canvas shape) -> (generator, critic)
 FAMILIES = Registry("model.family")
@@ -43,6 +45,16 @@ def check_fits(model_cfg, shape: tuple[int, int], memory_bytes: int) -> None:
             f"{memory_bytes / 2**30:,.1f} GiB. Choose smaller sizes.")
 
 
+def task_id(name: str) -> int:
+    if name not in TASKS:
+        raise ConfigError(f"task {name!r} is not allowed; allowed values: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def task_name(task: int) -> str:
+    return {v: k for k, v in TASKS.items()}[task]
+
+
 def cond_dim(conditioning: str) -> int:
     return N_TASKS + (N_CLASSES if conditioning == "task+class" else 0)
 
@@ -56,13 +68,16 @@ def condition(task: torch.Tensor, cls: torch.Tensor | None, conditioning: str) -
     return torch.cat(c, 1)
 
 
-def activate(logits: torch.Tensor, task: int, activation: str, gumbel_tau: float = 0.0) -> torch.Tensor:
-    """The output activation for a batch of one task (batches never mix tasks).
+def activate(logits: torch.Tensor, task: int, model_cfg, gumbel_tau: float = 0.0) -> torch.Tensor:
+    """The output activation (`model.activation`) for a batch of one task (batches never mix tasks).
 
     softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
     per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits.
     gumbel_tau > 0 (training only): SMILES rows become straight-through Gumbel-softmax
     one-hots, so the critic cannot tell fakes by their softness."""
+    activation = model_cfg.activation
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation: {activation!r} is not allowed; allowed values: {', '.join(ACTIVATIONS)}")
     if activation == "sigmoid" or (activation == "per-task" and task == MNIST):
         return logits.sigmoid()
     if task == SMILES and gumbel_tau > 0:
@@ -154,9 +169,9 @@ def _seed(m, shape):
 class Pointwise(nn.Conv1d):
     """Conv1d with kernel 1, [N, C_in, L] -> [N, C_out, L], computed as one matmul over the
     transposed view. The canvas arrives as [N, L, V] and leaves that way, so the critic's
-    input and the generator's output layers need no transposing copy of the V = 94 wide
-    rows, which oneDNN's convolution makes (measured: 3.7x faster forward with the k5 conv
-    after it, 2x forward + backward). Same parameters, init and state_dict keys as Conv1d."""
+    input and the generator's output layers need no transposing copy of the wide canvas
+    rows, which oneDNN's convolution would make on every call. Same parameters, init and
+    state_dict keys as Conv1d (benchmarks/train_speed.py compares the two)."""
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__(c_in, c_out, 1)

@@ -9,6 +9,7 @@ RAW = Path("data/raw")  # fetch: mnist.npz, smiles.txt, sources.json
 PROCESSED = Path("data/processed")  # preprocess: splits, canvases, meta.json
 CLASSIFIER = Path("models/classifier.pt")
 GENERATOR = Path("models/generator.pt")
+GENERATOR_ARTIFACT = "train/generator.pt"  # the generator file inside its training run's MLflow artifacts
 # Not a DVC output: DVC would delete it before a re-run, and an interrupted run must
 # resume from it. Checkpoints carry a digest of what they were trained with.
 CHECKPOINTS = Path("models/checkpoints")

@@ -1,5 +1,7 @@
-"""Pictures: the canvas examples, digit grids, molecule grids."""
+"""Pictures: the canvas examples, digit grids, molecule grids, descriptor and position plots."""
 from __future__ import annotations
+
+import io
 
 import matplotlib
 
@@ -8,26 +10,37 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def digit_grid(images: np.ndarray, title: str = "", labels=None, ncol: int = 10):
-    """[N,H,W] in [0,1] -> a figure of an ncol-wide grid, drawn as one tiled image: 100 labelled
-    digits drawn and saved in 0.25-0.33 s, against 1.9-2.1 s with one matplotlib axes per digit."""
+def digit_grid(images: np.ndarray, title: str = "", read=None, asked=None, ncol: int = 10):
+    """[N, 28, 28] in [0, 1] -> a figure of an ncol-wide grid of square digits, drawn as one
+    tiled image (one matplotlib axes per digit is several times slower). Above each digit:
+    the classifier's label (`read`), after the asked class (`asked`) where there is one:
+    "7>7" in green, "7>1" in red."""
     n, (h, w) = len(images), (images.shape[1:] if len(images) else (28, 28))
     nrow = max(1, -(-n // ncol))
-    top = 8 if labels is not None else 0  # room for a label above each digit, in pixels
+    labelled = read is not None or asked is not None
+    top = 9 if labelled else 0  # room for a label above each digit, in pixels
     cell_h, cell_w = h + top + 2, w + 2
     mosaic = np.full((nrow * cell_h, ncol * cell_w), np.nan)  # NaN: the white space between digits
     for i in range(n):
         r, c = divmod(i, ncol)
         mosaic[r * cell_h + top + 1: r * cell_h + top + 1 + h, c * cell_w + 1: c * cell_w + 1 + w] = images[i]
-    fig, ax = plt.subplots(figsize=(ncol * 0.9, nrow * 0.9 + 0.4))
-    ax.imshow(mosaic, cmap=plt.get_cmap("gray").with_extremes(bad="white"), vmin=0, vmax=1, aspect="auto",
+    scale = 0.032  # inches per pixel: square pixels, so a digit looks as the classifier reads it
+    fig, ax = plt.subplots(figsize=(ncol * cell_w * scale, nrow * cell_h * scale + 0.4))
+    ax.imshow(mosaic, cmap=plt.get_cmap("gray").with_extremes(bad="white"), vmin=0, vmax=1, aspect="equal",
               interpolation="nearest")
     ax.axis("off")
-    for i in range(n if labels is not None else 0):
+    for i in range(n if labelled else 0):
         r, c = divmod(i, ncol)
-        ax.text(c * cell_w + cell_w / 2, r * cell_h + top - 1, str(labels[i]), ha="center", va="bottom", fontsize=6)
-    fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.4 / (nrow * 0.9 + 0.4))
+        if asked is None:
+            text, color = str(read[i]), "black"
+        elif read is None:
+            text, color = f"{asked[i]}>?", "black"
+        else:
+            text, color = f"{asked[i]}>{read[i]}", "tab:green" if asked[i] == read[i] else "tab:red"
+        ax.text(c * cell_w + cell_w / 2, r * cell_h + top - 0.5, text, ha="center", va="bottom", fontsize=6,
+                color=color)
+    fig.suptitle(title, fontsize=8)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.4 / (nrow * cell_h * scale + 0.4))
     return fig
 
 
@@ -39,13 +52,12 @@ def message(text: str):
     return fig
 
 
-def molecule_grid(smiles: list[str], path, legends: list[str] | None = None, n: int = 24, title: str = "") -> int:
-    """Draw up to n valid molecules with RDKit into a PNG (legend: raw string -> SMILES);
-    returns how many were drawn."""
+def molecule_grid_png(smiles: list[str | None], legends: list[str] | None = None, n: int = 24,
+                      title: str = "") -> bytes:
+    """Up to n of the molecules that RDKit reads, drawn in a grid (legend: raw string -> SMILES),
+    as PNG bytes; a picture that says so where none is valid."""
     from rdkit import Chem
     from rdkit.Chem import Draw
-
-    from .fsutil import atomic_path
 
     drawn = [(m, legends[i] if legends else Chem.MolToSmiles(m)[:30])
              for i, m in enumerate(Chem.MolFromSmiles(s) if s else None for s in smiles) if m is not None][:n]
@@ -57,31 +69,34 @@ def molecule_grid(smiles: list[str], path, legends: list[str] | None = None, n: 
 
         img = Image.new("RGB", (600, 120), "white")
         ImageDraw.Draw(img).text((10, 50), f"no valid molecule among the samples {title}", fill="black")
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
-    return len(drawn)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
 
 
-def descriptor_histograms(gen: dict, train: dict):
-    """Each descriptor of the KL score (and heavy atoms): generated over training, as densities."""
-    names = [k for k in gen if k in train]
+def descriptor_histograms(sets: dict[str, dict]):
+    """Each descriptor of the KL score (and heavy atoms) as densities, one colour per set of
+    molecules; `sets` maps a label (what the set is) to its descriptors. The legend and the
+    title give each set's size."""
+    names = [k for k in next(iter(sets.values())) if all(k in d for d in sets.values())]
     ncol = 4
     nrow = -(-len(names) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.4 * nrow), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    colors = ["tab:blue", "tab:orange", "tab:grey", "tab:green"]
     for ax, name in zip(axes.ravel(), names):
         ax.axis("on")
-        both = np.concatenate([gen[name], train[name]])
+        both = np.concatenate([d[name] for d in sets.values()])
         bins = np.linspace(both.min(), both.max() + 1e-9, 30) if len(both) else 10
-        ax.hist(train[name], bins=bins, density=True, alpha=0.5, label="training", color="tab:blue")
-        if len(gen[name]):
-            ax.hist(gen[name], bins=bins, density=True, alpha=0.5, label="generated", color="tab:orange")
+        for (label, d), color in zip(sets.items(), colors):
+            if len(d[name]):
+                ax.hist(d[name], bins=bins, density=True, alpha=0.45, label=f"{label} ({len(d[name])})", color=color)
         ax.set_title(name, fontsize=8)
         ax.tick_params(labelsize=6)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"Descriptors of {len(gen.get('MolWt', []))} generated (valid) vs {len(train.get('MolWt', []))} "
-                 "training molecules", fontsize=9)
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle("Descriptors of " + " vs ".join(f"{len(d.get('MolWt', []))} {label}" for label, d in sets.items()),
+                 fontsize=9)
     fig.tight_layout()
     return fig
 

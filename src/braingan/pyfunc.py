@@ -1,18 +1,20 @@
-"""The trained generator as an MLflow model (pyfunc): every training run logs it as
-`generator`, so that
+"""The trained generator as an MLflow model (pyfunc), logged from code: MLflow keeps this
+file with the model and runs it to load the model (no pickled Python object), so every
+training run's
 
     mlflow.pyfunc.load_model(f"runs:/{run_id}/generator").predict(
         pd.DataFrame({"task": ["smiles"], "n": [5], "seed": [0]}))
 
 returns SMILES (and, for "mnist", digits as 28x28 arrays) in any process with braingan
 installed. Each input row asks for `n` samples of `task` with `seed` (optional `class`
-for digits); the output has one row per sample.
+for digits); the output has one row per sample. Imports are absolute: MLflow runs this
+file as a script.
 """
 from __future__ import annotations
 
 import mlflow.pyfunc
 import pandas as pd
-from mlflow.models import ModelSignature
+from mlflow.models import ModelSignature, set_model
 from mlflow.types.schema import ColSpec, Schema
 
 SIGNATURE = ModelSignature(inputs=Schema([
@@ -23,40 +25,51 @@ INPUT_EXAMPLE = pd.DataFrame({"task": ["smiles"], "n": [3], "seed": [0]})
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from .checkpoint import load_generator
+        from braingan.generator import Generator
 
-        self.G, self.mcfg, self.blob = load_generator(context.artifacts["generator"])
+        self.g = Generator.load(context.artifacts["generator"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from .sample import draw
-
         rows = []
         for _, req in model_input.iterrows():
             task, n = str(req["task"]), int(req["n"])
             seed = int(req["seed"]) if "seed" in req and pd.notna(req["seed"]) else 0
             cls = int(req["class"]) if "class" in req and pd.notna(req["class"]) else None
-            s = draw(self.G, self.mcfg, self.blob, task, n, seed, cls)
+            s = self.g.sample(task, n, seed, cls)
             if task == "smiles":
-                rows += [{"task": task, "i": i, "raw": r, "smiles": m, "canonical": c, "valid": v}
-                         for i, (r, m, c, v) in enumerate(zip(s["raw"], s["smiles"], s["canonical"], s["valid"]))]
+                rows += [{"task": task, "i": i, **r} for i, r in enumerate(molecule_rows(s))]
             else:
-                rows += [{"task": task, "i": i, "image": img.tolist()} for i, img in enumerate(s["images"])]
+                rows += [{"task": task, "i": i, "image": img.tolist()} for i, img in enumerate(s.images)]
         return pd.DataFrame(rows)
 
 
-def log(tracking_uri: str, run_id: str, generator_path) -> None:
-    """Log the generator file as the run's pyfunc model `generator` (the run stays as it is)."""
+def molecule_rows(samples) -> list[dict]:
+    """raw token string, decoded SMILES, canonical SMILES and validity of each molecule sample."""
+    from braingan.metrics.smiles import canonical
+
+    smiles = samples.smiles()
+    return [{"raw": r, "smiles": s or "", "canonical": c or "", "valid": c is not None}
+            for r, s, c in zip(samples.vocab.raw(samples.tokens), smiles, canonical(smiles))]
+
+
+set_model(GeneratorModel())
+
+
+def log(tracking_uri: str, run_id: str, generator_path) -> str:
+    """Log the generator file as the run's pyfunc model `generator` (a LoggedModel of the run);
+    returns the model's id. The run keeps its status (the caller ends it)."""
     import mlflow
 
-    from . import __version__
+    from braingan import __version__
 
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
-        mlflow.pyfunc.log_model(
-            name="generator", python_model=GeneratorModel(), artifacts={"generator": str(generator_path)},
+        info = mlflow.pyfunc.log_model(
+            name="generator", python_model=__file__, artifacts={"generator": str(generator_path)},
             signature=SIGNATURE, input_example=INPUT_EXAMPLE,
             # the environment a loader needs: this project (its pins come with it)
             pip_requirements=[f"braingan=={__version__}"])
+    return info.model_id
 
 
 def register(tracking_uri: str, run_id: str, name: str, alias: str = "champion") -> int:

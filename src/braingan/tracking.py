@@ -14,13 +14,14 @@ import io
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .errors import TrackingError
+from .errors import DataError, TrackingError
 from .fsutil import repo_root
 
 EXPERIMENT = os.environ.get("BRAINGAN_EXPERIMENT", "braingan")
@@ -114,9 +115,16 @@ def git_commit(cwd=None) -> str:
 
 
 def context_tags() -> dict:
-    """Where a run comes from: the git commit and, inside `dvc exp run`, the experiment name."""
+    """Where a run comes from: MLflow's source tags (the runs table's Source column: the entry
+    point and the git commit), and inside `dvc exp run` the experiment name."""
     commit = git_commit()
-    tags = {"mlflow.source.git.commit": commit, "git.commit": commit}
+    entry = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    try:
+        source = entry.relative_to(repo_root()).as_posix() if entry else "python"
+    except ValueError:
+        source = entry.name
+    tags = {"mlflow.source.name": source, "mlflow.source.type": "LOCAL", "mlflow.source.git.commit": commit,
+            "git.commit": commit}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     return tags
@@ -218,14 +226,15 @@ class Run:
 
             _retry(self.client.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    def log_metrics(self, metrics: dict, step: int = 0, flush: bool = False) -> None:
-        """Buffered: one request per ~500 values, not one per value."""
+    def log_metrics(self, metrics: dict, step: int = 0, flush: bool = False, model_id: str | None = None) -> None:
+        """Buffered: one request per ~500 values, not one per value. With `model_id`, the values
+        are also the metrics of that LoggedModel (the UI's models view)."""
         if not self.enabled:
             return
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        self._pending += [Metric(k, float(v), ts, step) for k, v in metrics.items()]
+        self._pending += [Metric(k, float(v), ts, step, model_id=model_id) for k, v in metrics.items()]
         if flush or len(self._pending) >= 500:
             self.flush()
 
@@ -234,30 +243,65 @@ class Run:
             chunk, self._pending = self._pending[:1000], self._pending[1000:]
             _retry(self.client.log_batch, self.run_id, metrics=chunk)
 
-    def log_figure_image(self, fig, key: str, step: int) -> None:
-        """A matplotlib figure as an MLflow image with a step (the UI shows it over time)."""
+    def log_image(self, png: bytes, key: str, step: int) -> None:
+        """A PNG as an MLflow image with a step (the UI shows it over time)."""
         if not self.enabled:
             return
         from PIL import Image
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        buf.seek(0)
-        _retry(self.client.log_image, self.run_id, Image.open(buf).convert("RGB"), key=key, step=step)
+        _retry(self.client.log_image, self.run_id, Image.open(io.BytesIO(png)).convert("RGB"), key=key, step=step)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         if self.enabled:
             _retry(self.client.log_text, self.run_id, text, artifact_file)
 
-    def log_with(self, fn, *args) -> None:
-        """Call fn(tracking URI, run id, *args) for this run, with the store's retries."""
+    def log_with(self, fn, *args):
+        """fn(tracking URI, run id, *args) for this run, with the store's retries; its result."""
         if self.enabled:
             self.flush()
-            _retry(fn, self.uri, self.run_id, *args)
+            return _retry(fn, self.uri, self.run_id, *args)
+        return None
 
     def log_artifact(self, path, artifact_path: str | None = None) -> None:
         if self.enabled and Path(path).exists():
             _retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def system_metrics(self, resume: bool = False, interval: float = 10.0):
+        """MLflow's CPU, memory, disk and network readings of this run (`system/...`), every
+        `interval` seconds, from a background thread; returns it (call .finish())."""
+        if not self.enabled:
+            return None
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(self.run_id, sampling_interval=interval, resume_logging=resume,
+                                       tracking_uri=self.uri)
+        monitor.start()
+        return monitor
+
+
+def training_run_of(exp: str, uri: str | None = None) -> str:
+    """The newest training run (not an evaluation) of a DVC experiment."""
+    from mlflow.tracking import MlflowClient
+
+    uri = uri or tracking_uri()
+    client = MlflowClient(uri)
+    e = client.get_experiment_by_name(EXPERIMENT)
+    runs = [] if e is None else client.search_runs(
+        [e.experiment_id], filter_string=f"tags.`dvc.exp_name` = '{exp}'", order_by=["attributes.start_time DESC"])
+    runs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    if not runs:
+        raise DataError(f"no training run of the DVC experiment {exp!r} in the MLflow store {redact(uri)}")
+    return runs[0].info.run_id
+
+
+def download_artifact(run_id: str, artifact: str, dest: str) -> str:
+    """A run's artifact, downloaded into `dest`; a clear error if there is no such run or file."""
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(tracking_uri()).download_artifacts(run_id, artifact, dest)
+    except Exception as e:  # noqa: BLE001 - no such run, no such artifact
+        raise DataError(f"cannot get {artifact} of MLflow run {run_id!r} ({str(e).splitlines()[0][:160]})") from None
 
 
 def _param_str(v) -> str:

@@ -1,4 +1,5 @@
-"""Stage `train`: the task-conditioned GAN.
+"""Stage `train`: the task-conditioned GAN. This module computes; `recorder.py` writes
+what it computes (files and MLflow) as an `Observer` of the run.
 
 One step = n_critic critic updates and one generator update, on one task; with
 `train.tasks: both` the tasks take turns (the seed's alternating schedule), so a
@@ -6,43 +7,35 @@ single-task run with the same `train.steps` gets the same number of updates.
 
 A run resumes from its newest checkpoint made with the same computation (`digest`: the
 params and data that change it, and the code of a step; a checkpoint from other code is
-not resumed, training starts over):
-- the same params (an interrupted run): the same MLflow run goes on;
-- other params that do not change the computation (more `train.steps`): a new MLflow run
-  tagged `braingan.continued_from`, since MLflow params are immutable and must stay true;
-- a checkpoint at or past the final step is not resumed: a forced re-run trains again.
+not resumed, training starts over). A checkpoint at or past the final step is not resumed:
+a forced re-run trains again. The observer's own state (e.g. its MLflow run) travels in the
+checkpoint, so that a resumed run can go on where its record stopped.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.profiler import record_function
 
-from . import checkpoint, losses, models, paths, plots, pyfunc, sampling
+from . import checkpoint, losses, models, paths, plots, sampling
 from . import classifier as clf
-from .config import Config, dump, flatten, stable_hash
-from .data import canvas as cv
+from .config import Config, stable_hash
 from .data.dataset import Processed
 from .device import cpu_threads, memory_bytes, pick_device
-from .fsutil import save_figure, write_bytes, write_json, write_text
-from .metrics import collapse as col
-from .metrics import digits as dm
-from .models import MNIST, SMILES
-from .sampling import fake_batch, generate
-from .tracking import context_tags, describe, run_name
+from .fsutil import figure_png
+from .generator import Generator
+from .models import MNIST, SMILES, task_name
+from .probes import Probes
+from .sampling import fake_batch
 
-TASK_NAMES = {MNIST: "mnist", SMILES: "smiles"}
-TASKS = {"both": [MNIST, SMILES], "mnist": [MNIST], "smiles": [SMILES]}
+TASKS = {"both": (MNIST, SMILES), "mnist": (MNIST,), "smiles": (SMILES,)}
 # Keys that change how long or how visibly a run goes, not what it computes: a checkpoint
 # made under other values of these can be resumed (e.g. raise train.steps to train on).
 NON_SEMANTIC = ("steps", "log_every", "sample_every", "checkpoint_every", "device", "threads", "compile")
@@ -111,6 +104,14 @@ class GAN:
             gan.G_step, gan.D_step = _compiled(G, D, cfg, shape, device)
         return gan
 
+    def step(self, step: int, task: int) -> dict[str, torch.Tensor]:
+        """One training step (n_critic critic updates, one generator update) on one task;
+        the logged values stay tensors (no host sync)."""
+        self.anneal(step)
+        for _ in range(self.cfg.train.n_critic):
+            logs = train_critic(self, task)
+        return {**logs, **train_generator(self, task)}
+
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "rng": {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}}
@@ -119,6 +120,11 @@ class GAN:
         self.G.load_state_dict(s["G"]), self.D.load_state_dict(s["D"])
         self.opt_g.load_state_dict(s["opt_g"]), self.opt_d.load_state_dict(s["opt_d"])
         torch.set_rng_state(s["rng"]["torch"]), self.rng.set_state(s["rng"]["sampler"])
+
+    def generator(self, data: Processed, step: int) -> Generator:
+        """The generator being trained, as a `Generator` (shares its weights)."""
+        return Generator(self.G, self.cfg.model, data.vocab, data.shape, data.mode, TASKS[self.cfg.train.tasks],
+                         step, self.device)
 
 
 def _compiled(G, D, cfg: Config, shape, device):
@@ -191,9 +197,57 @@ def code_hash(files=None) -> str:
     return h.hexdigest()[:16]
 
 
-def run_params(cfg: Config, data: Processed) -> dict:
-    """The training run's MLflow params: its own sections plus the params that made its data."""
-    return flatten({**data.meta["params"], **cfg.to_dict()})
+# ---------------------------------------------------------------- what a run reports
+@dataclass
+class Start:
+    """What an observer learns when a run starts (or resumes)."""
+
+    cfg: Config
+    data: Processed
+    generator_params: int
+    critic_params: int
+    device: torch.device
+    step: int  # 0, or the checkpoint's step on a resume
+    history: list[dict]  # the rows logged before `step`
+    samples: dict[str, bytes]  # the sample files written before `step`
+    observer_state: dict  # what the observer kept in the checkpoint (its MLflow run, ...)
+
+
+@dataclass
+class TrainResult:
+    """A finished training run: the trained generator and everything measured on the way."""
+
+    cfg: Config
+    generator: Generator
+    metrics: dict  # metrics.json: steps, wall time, final losses, sizes
+    history: list[dict]  # one row per log_every steps (losses) and per sample_every steps (probes)
+    samples: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes, every sample_every steps
+
+
+class Observer:
+    """Receives a run's events as they happen. This one ignores them; `recorder.TrainingRecorder`
+    writes them to files and MLflow, a Ray Tune trial reports them to Tune."""
+
+    def begin(self, start: Start) -> None: ...
+
+    def log(self, step: int, group: str, values: dict[str, float]) -> None:
+        """`group`: "train" (losses, every log_every steps) or "monitor" (probes, every sample_every steps)."""
+
+    def sampled(self, step: int, files: dict[str, bytes]) -> None: ...
+
+    def checkpointed(self, step: int, history: list[dict]) -> None: ...
+
+    def state(self) -> dict:
+        """Kept in every checkpoint and handed back in `Start.observer_state` on a resume."""
+        return {}
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped on SIGINT/SIGTERM at `step`, after a checkpoint."""
+
+    def __init__(self, step: int):
+        super().__init__(f"stopped at step {step}")
+        self.step = step
 
 
 class _StopFlag:
@@ -225,73 +279,88 @@ class _Progress:
     """What a checkpoint carries besides the networks."""
 
     step: int = 0
-    history: list | None = None  # one row of floats per log_every steps
-    samples: dict | None = None  # file name -> bytes of the sample files written so far
-    run_id: str = ""  # the MLflow run these steps were logged to
-    params: str = ""  # hash of that run's params
+    history: list = field(default_factory=list)  # one row of floats per log_every steps
+    samples: dict = field(default_factory=dict)  # file name -> bytes of the sample files written so far
+    observer: dict = field(default_factory=dict)  # the observer's state (its MLflow run, ...)
     elapsed: float = 0.0
 
 
-def run(cfg: Config, data: Processed, tracker, out: Path = paths.results("train"),
-        model_path: Path = paths.GENERATOR, ckpt_dir: Path = paths.CHECKPOINTS, clf_path: Path = paths.CLASSIFIER) -> dict:
+# ---------------------------------------------------------------- the run
+def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None = None,
+        ckpt_dir: Path = paths.CHECKPOINTS) -> TrainResult:
+    """Train (or resume) and return the result; `observer` sees every event on the way."""
     from tqdm import tqdm
 
+    observer = observer or Observer()
     # ---- set up
     tc, tasks = cfg.train, TASKS[cfg.train.tasks]
     torch.set_num_threads(cpu_threads(tc.threads))
     device = pick_device(tc.device, "train.device")
     models.check_fits(cfg.model, data.shape, memory_bytes())
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
-    monitor = Monitor(data, clf.load(clf_path), cfg.seed)  # before GAN.create seeds torch's generator
+    probes = Probes(data, classifier_net, cfg.seed)  # before GAN.create seeds torch's generator
     gan = GAN.create(cfg, RealData.from_processed(data, device), data.shape, device)
-    key, params = digest(cfg, data), run_params(cfg, data)
+    key = digest(cfg, data)
     # ---- resume
     prog = _resume(gan, checkpoint.load_latest(ckpt_dir, key), tc.steps)
-    _restore_samples(out / "samples", prog.samples)
-    _open_run(tracker, cfg, data, gan, prog, params)
+    n_g, n_d = models.n_params(gan.G), models.n_params(gan.D)
+    print(f"braingan train: {cfg.model.family} generator {n_g:,} params, critic {n_d:,} params, canvas "
+          f"{data.shape[0]}x{data.shape[1]}, device {device}", file=sys.stderr)
+    observer.begin(Start(cfg, data, n_g, n_d, device, prog.step, list(prog.history), dict(prog.samples),
+                         dict(prog.observer)))
     # ---- loop
     latest: dict[str, torch.Tensor] = {}  # per-task latest losses, read (host sync) every log_every steps
     start, t_start = prog.step, time.time()
-    t0, status = t_start, "FAILED"
-    try:
-        with _StopFlag() as stop:
-            bar = tqdm(range(prog.step, tc.steps), initial=prog.step, total=tc.steps, desc="train", unit="step",
-                       dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
-            for step in bar:
-                task = tasks[step % len(tasks)]
-                gan.anneal(step)
-                for _ in range(tc.n_critic):
-                    d_logs = train_critic(gan, task)
-                g_logs = train_generator(gan, task)
-                done = step + 1
-                latest.update({f"{k}_{TASK_NAMES[task]}": v for k, v in {**d_logs, **g_logs}.items()})
-                last = done == tc.steps
-                if done % tc.log_every == 0 or last:
-                    _log(tracker, bar, prog, done, latest)
-                if done % tc.sample_every == 0 or last:
-                    prog.samples.update(_samples(gan, data, tasks, done, out / "samples", tracker))
-                    _log_monitor(tracker, prog, done, monitor.indicators(gan, tasks))
-                if done % tc.checkpoint_every == 0 or last or stop.set:
-                    prog.step, prog.elapsed = done, prog.elapsed + time.time() - t0
-                    t0 = time.time()
-                    checkpoint.save(ckpt_dir, done, {**gan.state_dict(), **prog.__dict__, "digest": key})
-                    _write_history(out / "history.csv", prog.history)
-                    tracker.flush()
-                if stop.set:
-                    bar.close()
-                    print(f"braingan train: stopped at step {done}; checkpoint saved; `dvc repro` resumes", file=sys.stderr)
-                    raise KeyboardInterrupt
-            bar.close()
-        # ---- finish
-        rate = (tc.steps - start) / max(time.time() - t_start, 1e-9)
-        metrics = _finish(gan, data, tracker, prog, latest, out, model_path, tasks, start, rate)
-        status = "FINISHED"
-        return metrics
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.end(status)
+    t0 = t_start
+    with _StopFlag() as stop:
+        bar = tqdm(range(prog.step, tc.steps), initial=prog.step, total=tc.steps, desc="train", unit="step",
+                   dynamic_ncols=True, file=sys.stderr, mininterval=1.0)
+        for step in bar:
+            task = tasks[step % len(tasks)]
+            logs = gan.step(step, task)
+            done = step + 1
+            latest.update({f"{k}_{task_name(task)}": v for k, v in logs.items()})
+            last = done == tc.steps
+            if done % tc.log_every == 0 or last:
+                values = {k: float(v) for k, v in latest.items()}
+                _add_row(prog.history, done, values)
+                observer.log(done, "train", values)
+                bar.set_postfix({k.replace("_mnist", "/m").replace("_smiles", "/s"): f"{v:.3g}"
+                                 for k, v in values.items() if k.startswith(("wdist", "g_adv"))})
+            if done % tc.sample_every == 0 or last:
+                g = gan.generator(data, done)
+                files = sample_files(g, cfg, done, classifier_net)
+                prog.samples.update(files)
+                observer.sampled(done, files)
+                values = probes.measure(g)
+                _add_row(prog.history, done, values)
+                observer.log(done, "monitor", values)
+            if done % tc.checkpoint_every == 0 or last or stop.set:
+                prog.step, prog.elapsed = done, prog.elapsed + time.time() - t0
+                t0 = time.time()
+                prog.observer = observer.state()
+                checkpoint.save(ckpt_dir, done, {**gan.state_dict(), **prog.__dict__, "digest": key})
+                observer.checkpointed(done, prog.history)
+            if stop.set:
+                bar.close()
+                print(f"braingan train: stopped at step {done}; checkpoint saved; `dvc repro` resumes", file=sys.stderr)
+                raise Stopped(done)
+        bar.close()
+    rate = (tc.steps - start) / max(time.time() - t_start, 1e-9)
+    metrics = {
+        "steps": tc.steps, "resumed_from": start, "wall_s": round(prog.elapsed, 2), "steps_per_s": round(rate, 3),
+        "generator_params": n_g, "critic_params": n_d,
+        **{f"final_{k}": round(float(v), 5) for k, v in latest.items()},
+    }
+    return TrainResult(cfg, gan.generator(data, tc.steps), metrics, prog.history, prog.samples)
+
+
+def _add_row(history: list[dict], step: int, values: dict) -> None:
+    """One history row per step: values logged at the same step share it."""
+    if history and history[-1]["step"] == step:
+        history[-1].update(values)
+    else:
+        history.append({"step": step, **values})
 
 
 def _resume(gan: GAN, state: dict | None, steps: int) -> _Progress:
@@ -300,139 +369,30 @@ def _resume(gan: GAN, state: dict | None, steps: int) -> _Progress:
               "training again from step 0 (a forced re-run)", file=sys.stderr)
         state = None
     if state is None:
-        return _Progress(history=[], samples={})
+        return _Progress()
     gan.load_state_dict(state)
     prog = _Progress(**{k: state[k] for k in _Progress.__dataclass_fields__})
-    prog.history, prog.samples = list(prog.history), dict(prog.samples)
+    prog.history, prog.samples, prog.observer = list(prog.history), dict(prog.samples), dict(prog.observer)
     print(f"braingan train: resuming from the checkpoint at step {prog.step} of {steps}", file=sys.stderr)
     return prog
 
 
-def _restore_samples(sample_dir: Path, samples: dict) -> None:
-    """The sample files of the steps already taken (DVC deleted the folder before this run)."""
-    for name, blob in samples.items():
-        write_bytes(sample_dir / name, blob)
-
-
-def _open_run(tracker, cfg: Config, data: Processed, gan: GAN, prog: _Progress, params: dict) -> None:
-    """Go on with the checkpoint's MLflow run if its params are ours; else start a new run."""
-    params_hash = stable_hash(params)
-    n_g, n_d = models.n_params(gan.G), models.n_params(gan.D)
-    print(f"braingan train: {cfg.model.family} generator {n_g:,} params, critic {n_d:,} params, canvas "
-          f"{data.shape[0]}x{data.shape[1]}, device {gan.device}", file=sys.stderr)
-    same = bool(prog.run_id) and prog.params == params_hash
-    model = describe(cfg)
-    tags = {**context_tags(), **{f"data.sha256.{k}": v for k, v in data.meta["input_sha256"].items()},
-            "braingan.generator_params": n_g, "braingan.critic_params": n_d, "braingan.model": model,
-            "mlflow.note.content": f"{model}: {cfg.train.steps} steps, {data.meta['encoding']['encoding']} "
-                                   f"({data.meta['encoding']['tokens']}) on a {data.shape[0]}x{data.shape[1]} canvas"}
-    if prog.step and not same:
-        tags.update({"braingan.continued_from": prog.run_id, "braingan.continued_at_step": prog.step})
-    tracker.run_id = prog.run_id if same else None
-    tracker.start(name=run_name(cfg), params=params, tags=tags)
-    if prog.step and not same:  # a new run: give it the curve of the steps it continues
-        for row in prog.history:
-            tracker.log_metrics({f"train.{k}": v for k, v in row.items() if k != "step"}, step=row["step"])
-    prog.run_id, prog.params = tracker.run_id or "", params_hash
-
-
-def _log(tracker, bar, prog: _Progress, done: int, latest: dict) -> None:
-    values = {k: float(v) for k, v in latest.items()}
-    prog.history.append({"step": done, **values})
-    tracker.log_metrics({f"train.{k}": v for k, v in values.items()}, step=done)
-    bar.set_postfix({k.replace("_mnist", "/m").replace("_smiles", "/s"): f"{v:.3g}"
-                     for k, v in values.items() if k.startswith(("wdist", "g_adv"))})
-
-
-def _log_monitor(tracker, prog: _Progress, done: int, values: dict) -> None:
-    """Collapse indicators as curves: in MLflow and in the history row of this step."""
-    tracker.log_metrics({f"monitor.{k}": v for k, v in values.items()}, step=done)
-    if prog.history and prog.history[-1]["step"] == done:
-        prog.history[-1].update(values)
-    else:
-        prog.history.append({"step": done, **values})
-
-
-class Monitor:
-    """Cheap collapse indicators of both tasks during training, each against real data
-    measured the same way (see metrics/collapse.py): a few hundred samples per task."""
-
-    N = 200
-
-    def __init__(self, data: Processed, net, seed: int):
-        self.data, self.net, self.seed = data, net, seed
-        rng = np.random.default_rng(seed)
-        real = cv.round_trip(data.heldout_images[: self.N], data.shape, data.mode)
-        self.digit_ref = col.feature_diversity(clf.predict(net, real)[1], rng)
-        rows = data.smiles_train_idx[rng.permutation(len(data.smiles_train_idx))[: self.N]]
-        self.smiles_ref = col.hamming_diversity(rows, data.vocab.pad, rng)
-
-    def indicators(self, gan: GAN, tasks) -> dict[str, float]:
-        rng, vocab, out = np.random.default_rng(self.seed), self.data.vocab, {}
-        if MNIST in tasks:
-            x, _ = generate(gan.G, gan.cfg.model, MNIST, self.N, self.seed + 2, gan.device)
-            probs, feats = clf.predict(self.net, cv.from_canvas(x, self.data.mode))
-            out["digit_classes_covered"] = dm.class_coverage(probs)
-            out["digit_diversity_ratio"] = col.feature_diversity(feats, rng) / max(self.digit_ref, 1e-12)
-        if SMILES in tasks:
-            x, _ = generate(gan.G, gan.cfg.model, SMILES, self.N, self.seed + 3, gan.device)
-            idx = x.argmax(-1)
-            out["smiles_diversity_ratio"] = col.hamming_diversity(idx, vocab.pad, rng) / max(self.smiles_ref, 1e-12)
-            out["smiles_all_pad_share"] = float((idx == vocab.pad).all(1).mean())
-            out["smiles_vocab_share"] = col.vocab_share(idx, vocab.pad, len(vocab))
-        return out
-
-
-def _finish(gan: GAN, data: Processed, tracker, prog: _Progress, latest: dict, out: Path, model_path: Path,
-            tasks: list[int], start: int, rate: float) -> dict:
-    cfg, steps = gan.cfg, gan.cfg.train.steps
-    checkpoint.save_generator(model_path, gan.G, cfg.model, data.shape, data.mode, data.vocab.symbols,
-                              data.vocab.encoding.describe(), tasks, steps)
-    _write_history(out / "history.csv", prog.history)
-    metrics = {
-        "steps": steps, "resumed_from": start, "wall_s": round(prog.elapsed, 2), "steps_per_s": round(rate, 3),
-        "generator_params": models.n_params(gan.G), "critic_params": models.n_params(gan.D),
-        **{f"final_{k}": round(float(v), 5) for k, v in latest.items()},
-    }
-    write_json(out / "metrics.json", metrics)
-    write_json(out / "mlflow.json", tracker.describe())
-    write_text(out / "params.yaml", dump(cfg))
-    tracker.log_metrics({f"train.{k}": v for k, v in metrics.items()}, step=steps, flush=True)
-    for f in (model_path, out / "history.csv", out / "params.yaml"):
-        tracker.log_artifact(f, "train")
-    tracker.log_with(pyfunc.log, model_path)  # the generator as an MLflow model: mlflow.pyfunc.load_model(...)
-    return metrics
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    if not history:
-        return
-    cols = ["step"] + sorted({k for r in history for k in r} - {"step"})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, restval="")
-    w.writeheader()
-    w.writerows(history)
-    write_text(path, buf.getvalue())
-
-
-def _samples(gan: GAN, data: Processed, tasks, step: int, sample_dir: Path, tracker) -> dict[str, bytes]:
-    """Sample pictures/strings of this step: written, logged, and returned for the checkpoint."""
-    cfg, files = gan.cfg, {}
-    if MNIST in tasks:
-        x, cls = generate(gan.G, cfg.model, MNIST, 40, cfg.seed, gan.device)
-        fig = plots.digit_grid(cv.from_canvas(x, data.mode), f"step {step}: generated digits (28x28 after the canvas inverse)",
-                               labels=cls if cfg.model.conditioning == "task+class" else None)
-        tracker.log_figure_image(fig, "samples/digits", step)
-        name = f"digits_step{step:07d}.png"
-        save_figure(fig, sample_dir / name)
-        files[name] = (sample_dir / name).read_bytes()
-    if SMILES in tasks:
-        x, _ = generate(gan.G, cfg.model, SMILES, 20, cfg.seed, gan.device)
-        idx = x.argmax(-1)
-        lines = [f"{raw}\t{smi if smi is not None else '(no molecule)'}"
-                 for raw, smi in zip(data.vocab.raw(idx), data.vocab.decode(idx))]
-        name = f"smiles_step{step:07d}.txt"
-        files[name] = ("raw (argmax per row)\tdecoded SMILES\n" + "\n".join(lines) + "\n").encode()
-        write_bytes(sample_dir / name, files[name])
-        tracker.log_text(files[name].decode(), f"samples/{name}")
+def sample_files(g: Generator, cfg: Config, step: int, classifier_net) -> dict[str, bytes]:
+    """This step's samples as file name -> bytes: digits as the classifier reads them (28x28,
+    the asked class beside the classifier's label), molecules drawn and as strings."""
+    files = {}
+    if MNIST in g.tasks:
+        s = g.sample(MNIST, 40, cfg.seed)
+        read = clf.predict(classifier_net, s.images)[0].argmax(1)
+        asked = s.classes if g.model.conditioning == "task+class" else None
+        fig = plots.digit_grid(s.images, f"step {step}: generated digits, 28x28 as the classifier reads them",
+                               read=read, asked=asked)
+        files[f"digits_step{step:07d}.png"] = figure_png(fig)
+    if SMILES in g.tasks:
+        s = g.sample(SMILES, 20, cfg.seed)
+        raw, smiles = g.vocab.raw(s.tokens), s.smiles()
+        lines = [f"{r}\t{smi if smi is not None else '(no molecule)'}" for r, smi in zip(raw, smiles)]
+        files[f"smiles_step{step:07d}.txt"] = ("raw (argmax per row)\tdecoded SMILES\n" + "\n".join(lines) + "\n").encode()
+        files[f"molecules_step{step:07d}.png"] = plots.molecule_grid_png(
+            smiles, legends=[f"{r.rstrip('|')[:24]}" for r in raw], title=f"step {step}: generated molecules")
     return files

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import paths
 from .config import Config
+from .data.canvas import canvas_shape
 from .device import memory_bytes
 from .fsutil import write_json
 from .models import check_fits
@@ -19,9 +20,9 @@ from .tracking import Run
 
 
 def run(cfg: Config) -> None:
-    # Sizes that cannot fit are refused here on the smallest canvas these params allow;
-    # train checks again on the real one before allocating.
-    rows = max(16, -(-(1 + cfg.preprocess.extra_pad) // 4) * 4)
+    # Sizes that cannot fit are refused here on a canvas smaller than these params can give (two
+    # symbols; at least 16 rows, which every critic takes); train checks again on the real one.
+    rows = max(16, canvas_shape(1, cfg.preprocess.extra_pad, 2)[0])
     check_fits(cfg.model, (rows, 2), memory_bytes())
     open_store()
     write_json(paths.results("validate") / "params.json", {"params.yaml": "valid"})  # the same bytes every time

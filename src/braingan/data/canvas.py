@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import CANVAS_MODES as MODES
+
 DIGIT = 28
 
 

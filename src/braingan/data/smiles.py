@@ -83,9 +83,9 @@ def repair(smiles: str):
     """Fix the hypervalent neutral nitrogens old SMILES files contain.
 
     The Stahl set writes charged nitrogens without their charge (`[NH]` with four bonds,
-    `=[NH2]`, nitro as `[N](=O)=O`); modern RDKit rejects these. We put the charge
-    back: a 4-valent neutral N becomes N+, and a nitro's N(=O)=O becomes [N+](=O)[O-].
-    Returns a sanitised Mol or None.
+    `=[NH2]`); modern RDKit rejects these. We put the charge back: a 4-valent neutral N
+    becomes N+. (Its neutral nitro groups, `[N](=O)=O`, need nothing: RDKit's sanitisation
+    rewrites them as [N+](=O)[O-] itself.) Returns a sanitised Mol or None.
     """
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
     if mol is None:
@@ -94,15 +94,8 @@ def repair(smiles: str):
     for atom in mol.GetAtoms():
         if atom.GetSymbol() != "N" or atom.GetFormalCharge() != 0:
             continue
-        valence = sum(b.GetBondTypeAsDouble() for b in atom.GetBonds()) + atom.GetTotalNumHs()
-        if valence == 4:
+        if sum(b.GetBondTypeAsDouble() for b in atom.GetBonds()) + atom.GetTotalNumHs() == 4:
             atom.SetFormalCharge(1)
-        elif valence == 5:
-            dbl_o = [b for b in atom.GetBonds() if b.GetBondTypeAsDouble() == 2 and b.GetOtherAtom(atom).GetSymbol() == "O"]
-            if dbl_o:
-                dbl_o[0].SetBondType(Chem.BondType.SINGLE)
-                dbl_o[0].GetOtherAtom(atom).SetFormalCharge(-1)
-                atom.SetFormalCharge(1)
     try:
         Chem.SanitizeMol(mol)
     except Exception:  # noqa: BLE001 - RDKit raises several kinds
