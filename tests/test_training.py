@@ -9,23 +9,20 @@ import pytest
 import torch
 
 from braingan import checkpoint, classifier, losses, training
+from braingan import gan as gan_module
 from braingan.config import from_dict
-from braingan.data import dataset, fetch, preprocess
 from braingan.generator import Generator
 from braingan.recorder.training import TrainingRecorder
 from braingan.stage import STAGES
 from braingan.tracking import Run
-from helpers import tiny_params
+from helpers import tiny_data, tiny_params
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
-    cfg = from_dict(tiny_params())
-    fetch.run(cfg, d / "raw", d / "r_fetch")
-    preprocess.run(cfg, d / "raw", d / "processed", d / "r_pre")
-    data = dataset.load(d / "processed")
-    classifier.run(cfg, data, d / "r_clf", d / "classifier.pt")
+    data = tiny_data(d)
+    classifier.run(from_dict(tiny_params()), data, d / "r_clf", d / "classifier.pt")
     data.clf = d / "classifier.pt"
     return data
 
@@ -36,8 +33,8 @@ def _train(tmp: Path, data, run=None, **over):
     with TrainingRecorder(out=tmp / "out", model_path=tmp / "g.pt", run=run or Run(enabled=False)) as rec:
         result = training.run(cfg, data, classifier.load(data.clf), observer=rec, ckpt_dir=tmp / "ckpt")
         rec.finish(result)
-    with open(tmp / "out" / "history.csv") as f:
-        return result.metrics, list(csv.DictReader(f))
+    with open(tmp / "out" / "history.csv") as f:  # probe_s, a time, apart: it is the one column that may differ
+        return result.metrics, [{k: v for k, v in r.items() if k != "probe_s"} for r in csv.DictReader(f)]
 
 
 @pytest.mark.parametrize("family, loss", [("resnet", "wgan-gp"), ("seed", "wgan-clip"), ("resnet", "ns-r1")])
@@ -133,8 +130,9 @@ def test_code_hash_reads_the_step_s_modules_and_changes_with_any_byte_of_them(tm
     assert training.code_hash([a, b]) == want != training.code_hash([b, a])
     b.write_text("y = 3\n")
     assert training.code_hash([a, b]) != want
-    from braingan import models, sampling
+    from braingan import levers, models, sampling
     own = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (models.__file__, losses.__file__, sampling.__file__,
+                                                                  gan_module.__file__, levers.__file__,
                                                                   training.__file__))).hexdigest()[:16]
     assert training.code_hash() == own
 
@@ -185,6 +183,20 @@ def test_mlflow_run_gets_flat_params_of_its_data_and_every_logged_step(tmp_path,
     assert run.info.run_name == "resnet-per-task-wgan-gp-both" and run.info.status == "FINISHED"
 
 
+def test_quality_probes_and_their_cost_are_logged_every_sample_every_steps(tmp_path, data, store):
+    _train(tmp_path, data, Run())
+    with open(tmp_path / "out" / "history.csv") as f:
+        rows = {r["step"]: r for r in csv.DictReader(f)}
+    for step in ("3", "6"):  # sample_every 3
+        r = rows[step]
+        assert 0 < float(r["probe_digit_score_ratio"]) and 0 <= float(r["probe_digit_class_acc"]) <= 1
+        assert 0 <= float(r["probe_mol_valid"]) <= 1 and float(r["probe_s"]) > 0
+    assert rows["2"]["probe_s"] == ""  # only at the probe steps
+    (run,) = store.search_runs([store.get_experiment_by_name("braingan").experiment_id])
+    for key in ("monitor.probe_digit_score_ratio", "monitor.probe_mol_valid", "monitor.probe_s"):
+        assert [m.step for m in store.get_metric_history(run.info.run_id, key)] == [3, 6], key
+
+
 def test_raising_steps_continues_in_a_new_run_that_says_what_it_continued(tmp_path, data, store):
     _train(tmp_path, data, Run(), **{"train.steps": 4, "train.checkpoint_every": 2})
     exp = store.get_experiment_by_name("braingan").experiment_id
@@ -208,7 +220,7 @@ def test_gan_state_round_trips(data):
     cfg = from_dict(tiny_params())
     real = training.RealData.from_processed(data, torch.device("cpu"))
     a = training.GAN.create(cfg, real, data.shape, torch.device("cpu"))
-    training.train_critic(a, training.MNIST)
+    gan_module.train_critic(a, training.MNIST)
     b = training.GAN.create(cfg, real, data.shape, torch.device("cpu"))
     b.load_state_dict(a.state_dict())
     for x, y in zip(a.G.parameters(), b.G.parameters()):
@@ -235,8 +247,8 @@ def _two_steps(gan) -> dict:
     torch.manual_seed(5)  # the same penalty interpolation weights for both paths
     logs = {}
     for task in (training.MNIST, training.SMILES):
-        logs.update({f"{k}_{task}": v for k, v in {**training.train_critic(gan, task),
-                                                      **training.train_generator(gan, task)}.items()})
+        logs.update({f"{k}_{task}": v for k, v in {**gan_module.train_critic(gan, task),
+                                                      **gan_module.train_generator(gan, task)}.items()})
     return logs
 
 

@@ -40,6 +40,7 @@ class Samples:
     classes: np.ndarray  # [n] the asked digit class; -1 for molecules
     vocab: Vocab
     canvas_mode: str
+    end_of_string: bool = False  # model.end_of_string: a read row ends at its first pad
 
     @property
     def images(self) -> np.ndarray:
@@ -49,7 +50,15 @@ class Samples:
     @functools.cached_property
     def tokens(self) -> np.ndarray:
         """Molecule rows read by argmax: token indices [n, L]."""
-        return self.canvas.argmax(-1)
+        return self._read(self.canvas.argmax(-1))
+
+    def sampled_tokens(self, rng) -> np.ndarray:
+        """Molecule rows read by drawing each row's symbol from its distribution (as training
+        fed the critic): token indices [n, L]."""
+        return self._read(sample_rows(self.canvas, rng))
+
+    def _read(self, idx: np.ndarray) -> np.ndarray:
+        return models.end_of_string_tokens(idx, self.vocab.pad) if self.end_of_string else idx
 
     def smiles(self, tokens: np.ndarray | None = None) -> list[str | None]:
         """Decoded SMILES (None: not a string, or not decodable) of `tokens` (default: argmax)."""
@@ -100,7 +109,7 @@ class Generator:
                 cls = cls.long().to(self.device)
                 tt = torch.full((k,), t, dtype=torch.long, device=self.device)
                 logits = self.net(z, models.condition(tt, cls, self.model.conditioning))
-                canvases.append(models.activate(logits, t, self.model).float().cpu().numpy())
+                canvases.append(models.activate(logits, t, self.model, pad=self.vocab.pad).float().cpu().numpy())
                 classes.append(cls.cpu().numpy())
                 bar.update(k)
         finally:
@@ -108,7 +117,8 @@ class Generator:
             self.net.train(was_training)
         empty = np.zeros((0, *self.shape), dtype=np.float32)
         return Samples(t, np.concatenate(canvases) if canvases else empty,
-                       np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64), self.vocab, self.canvas_mode)
+                       np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64), self.vocab, self.canvas_mode,
+                       self.model.end_of_string)
 
     # ------------------------------------------------------------ the file
     def to_dict(self) -> dict:
@@ -156,3 +166,11 @@ class Generator:
         net.load_state_dict(blob["state_dict"])
         device = torch.device(device)
         return cls(net.to(device).eval(), model, vocab, shape, mode, tasks, int(blob.get("step", 0)), device)
+
+
+def sample_rows(canvas: np.ndarray, rng) -> np.ndarray:
+    """One symbol per row drawn from the row's distribution (rows normalised to sum 1)."""
+    p = np.clip(canvas, 0, None)
+    cdf = np.cumsum(p, -1)
+    u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
+    return np.minimum((cdf <= u).sum(-1), p.shape[-1] - 1)

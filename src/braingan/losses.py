@@ -86,8 +86,11 @@ class WGANGP:
         gp = gradient_penalty(critic, real, fake)
         return self.cfg.gp_lambda * gp, {"gp": gp.detach()}
 
-    def critic_loss(self, critic, real, fake, task, cls, penalty_critic=None) -> tuple[torch.Tensor, dict]:
-        """`penalty_critic`: the same critic, uncompiled (a penalty needs a double backward)."""
+    def critic_loss(self, critic, real, fake, task, cls, penalty_critic=None,
+                    penalty_weight: float = 1.0) -> tuple[torch.Tensor, dict]:
+        """`penalty_critic`: the same critic, uncompiled and in fp32 (a penalty needs a double
+        backward). `penalty_weight` multiplies the penalty; 0 skips computing it (lazy
+        regularisation computes it on every k-th update with weight k)."""
         n = len(real)
         with record_function("critic.forward"):
             out = critic(torch.cat([real, fake]))
@@ -95,8 +98,11 @@ class WGANGP:
             aux = aux_loss(out_r, task, cls)
             if self.cfg.critic_task_on == "real+fake":
                 aux = aux + aux_loss(out_f, task, cls)
-        with record_function("critic.penalty"):
-            pen, logs = self.penalty(penalty_critic or critic, real, fake)
+        pen, logs = torch.zeros((), device=real.device), {}
+        if penalty_weight:
+            with record_function("critic.penalty"):
+                pen, logs = self.penalty(penalty_critic or critic, real, fake)
+                pen = penalty_weight * pen
         # `wdist` (mean real score - mean fake score) is logged for every loss: the curve to watch
         logs.update(wdist=(out_r["score"].mean() - out_f["score"].mean()).detach(), critic_aux=aux.detach())
         return self.critic_adv(out_r["score"], out_f["score"]) + aux + pen, logs

@@ -68,21 +68,49 @@ def condition(task: torch.Tensor, cls: torch.Tensor | None, conditioning: str) -
     return torch.cat(c, 1)
 
 
-def activate(logits: torch.Tensor, task: int, model_cfg, gumbel_tau: float = 0.0) -> torch.Tensor:
+def activate(logits: torch.Tensor, task: int, model_cfg, gumbel_tau: float = 0.0, pad: int | None = None) -> torch.Tensor:
     """The output activation (`model.activation`) for a batch of one task (batches never mix tasks).
 
     softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
     per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits.
     gumbel_tau > 0 (training only): SMILES rows become straight-through Gumbel-softmax
-    one-hots, so the critic cannot tell fakes by their softness."""
+    one-hots, so the critic cannot tell fakes by their softness. `model.end_of_string`:
+    molecule rows then end at their first pad (`end_of_string`; `pad` is its column)."""
     activation = model_cfg.activation
     if activation not in ACTIVATIONS:
         raise ConfigError(f"model.activation: {activation!r} is not allowed; allowed values: {', '.join(ACTIVATIONS)}")
     if activation == "sigmoid" or (activation == "per-task" and task == MNIST):
-        return logits.sigmoid()
-    if task == SMILES and gumbel_tau > 0:
-        return gumbel_straight_through(logits, gumbel_tau)
-    return logits.softmax(-1)
+        x = logits.sigmoid()
+    elif task == SMILES and gumbel_tau > 0:
+        x = gumbel_straight_through(logits, gumbel_tau)
+    else:
+        x = logits.softmax(-1)
+    if task == SMILES and getattr(model_cfg, "end_of_string", False):
+        if pad is None:
+            raise ValueError("model.end_of_string needs the pad symbol's column")
+        x = end_of_string(x, pad)
+    return x
+
+
+def end_of_string(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Rows [N, L, V] that end at their first pad: row i keeps the weight prod_{j<i} (1 - x_j[pad])
+    of itself and gives the rest to the pad symbol. On one-hot rows (a hard read) every row after
+    the first pad becomes pad exactly; on soft rows it is the same rule in expectation, and
+    differentiable."""
+    still = torch.cumprod(1 - x[..., pad], dim=1)  # [N, L]: no pad up to and including row i
+    keep = torch.cat([torch.ones_like(still[:, :1]), still[:, :-1]], dim=1)[..., None]  # ... before row i
+    onehot = torch.zeros_like(x[:1, :1])
+    onehot[..., pad] = 1
+    return keep * x + (1 - keep) * onehot
+
+
+def end_of_string_tokens(idx, pad: int):
+    """The same rule on token rows [N, L] (numpy): every position after the first pad is pad."""
+    import numpy as np
+
+    out = np.array(idx, copy=True)
+    out[np.cumsum(out == pad, axis=1) > 0] = pad
+    return out
 
 
 def gumbel_straight_through(logits: torch.Tensor, tau: float, u: torch.Tensor | None = None) -> torch.Tensor:
@@ -98,21 +126,47 @@ def gumbel_straight_through(logits: torch.Tensor, tau: float, u: torch.Tensor | 
 
 
 class Critic(nn.Module):
-    """A body mapping [N, L, V] to features, with the three named heads on top."""
+    """A body mapping [N, L, V] to features, with the three named heads on top. With
+    `model.critic_2d`, a second path reads the canvas as a one-channel image (`ImageView`) and
+    its features join the body's before the heads: a digit's strokes are 2-D, which the 1-D
+    body sees only as rows of a sequence."""
 
-    def __init__(self, body: nn.Module, feat: int, conditioning: str):
+    def __init__(self, body: nn.Module, feat: int, conditioning: str, image: nn.Module | None = None):
         super().__init__()
         self.body = body
+        self.image = image
+        feat += image.features if image is not None else 0
         self.score = nn.Linear(feat, 1)
         self.task = nn.Linear(feat, N_TASKS)
         self.cls = nn.Linear(feat, N_CLASSES) if conditioning == "task+class" else None
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.body(x.transpose(1, 2))  # Conv1d wants [N, channels=V, length=L]
+        if self.image is not None:
+            h = torch.cat([h, self.image(x)], 1)
         out = {"score": self.score(h)[:, 0], "task": self.task(h)}
         if self.cls is not None:
             out["class"] = self.cls(h)
         return out
+
+
+class ImageView(nn.Module):
+    """The canvas [N, L, V] as an image [N, 1, L, V]: two stride-2 4x4 convolutions with leaky
+    ReLUs (no normalisation: it would break the per-sample gradient penalty), flattened."""
+
+    def __init__(self, shape: tuple[int, int], channels: int = 8):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, channels, 4, 2, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
+        L, V = shape
+        self.features = 2 * channels * (L // 4) * (V // 4)
+
+    def forward(self, x):
+        return self.net(x[:, None])
+
+
+def _image(m, shape) -> ImageView | None:
+    return ImageView(shape) if getattr(m, "critic_2d", False) else None
 
 
 # ---------------------------------------------------------------- seed (2018, faithful)
@@ -145,7 +199,8 @@ class SeedGenerator(nn.Module):
         return self.net(h.transpose(1, 2)).transpose(1, 2)  # [N, L, V] logits
 
 
-def _seed_critic(shape, conditioning: str, dropout: float) -> Critic:
+def _seed_critic(shape, conditioning: str, dropout: float) -> nn.Module:
+    """The 2018 critic's body (its heads: `Critic`)."""
     L, V = shape
     t = ((L - 3) // 2 - 3) // 2  # two valid k4 convs, each followed by maxpool 2
     if t < 1:
@@ -156,13 +211,14 @@ def _seed_critic(shape, conditioning: str, dropout: float) -> Critic:
         nn.Conv1d(25, 10, 4), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.MaxPool1d(2),
         nn.Flatten(), nn.Linear(10 * t, 64), nn.LeakyReLU(0.2), nn.Dropout(dropout),
     )
-    return Critic(body, 64, conditioning)
+    return body
 
 
 @FAMILIES.register("seed")
 def _seed(m, shape):
     # The 2018 values (z of 2 numbers, dropout 0.4) are set by the seed preset's params.
-    return SeedGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dropout), _seed_critic(shape, m.conditioning, m.dropout)
+    G = SeedGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dropout)  # first: the order of the seeded inits
+    return G, Critic(_seed_critic(shape, m.conditioning, m.dropout), 64, m.conditioning, _image(m, shape))
 
 
 # ---------------------------------------------------------------- resnet (WGAN-GP language model)
@@ -209,7 +265,8 @@ class ResGenerator(nn.Module):
 def _resnet(m, shape):
     L, V = shape
     body = nn.Sequential(Pointwise(V, m.dim), *[ResBlock(m.dim) for _ in range(m.blocks)], nn.Flatten())
-    return ResGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dim, m.blocks), Critic(body, m.dim * L, m.conditioning)
+    G = ResGenerator(m.z_dim, cond_dim(m.conditioning), shape, m.dim, m.blocks)  # the order of the seeded inits
+    return G, Critic(body, m.dim * L, m.conditioning, _image(m, shape))
 
 
 def n_params(module: nn.Module) -> int:

@@ -20,7 +20,11 @@ from mlflow.types.schema import ColSpec, Schema
 SIGNATURE = ModelSignature(inputs=Schema([
     ColSpec("string", "task"), ColSpec("long", "n"), ColSpec("long", "seed", required=False),
     ColSpec("long", "class", required=False)]))
-INPUT_EXAMPLE = pd.DataFrame({"task": ["smiles"], "n": [3], "seed": [0]})
+
+
+def input_example(task: str) -> pd.DataFrame:
+    """A request the generator can answer: three samples of a task it was trained on."""
+    return pd.DataFrame({"task": [task], "n": [3], "seed": [0]})
 
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):
@@ -55,9 +59,10 @@ def molecule_rows(samples) -> list[dict]:
 set_model(GeneratorModel())
 
 
-def log(tracking_uri: str, run_id: str, generator_path) -> str:
+def log(tracking_uri: str, run_id: str, generator_path, tasks: str) -> str:
     """Log the generator file as the run's pyfunc model `generator` (a LoggedModel of the run);
-    returns the model's id. The run keeps its status (the caller ends it)."""
+    returns the model's id. `tasks`: train.tasks (its input example asks for a task it
+    was trained on). The run keeps its status (the caller ends it)."""
     import mlflow
 
     from braingan import __version__
@@ -66,7 +71,7 @@ def log(tracking_uri: str, run_id: str, generator_path) -> str:
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
         info = mlflow.pyfunc.log_model(
             name="generator", python_model=__file__, artifacts={"generator": str(generator_path)},
-            signature=SIGNATURE, input_example=INPUT_EXAMPLE,
+            signature=SIGNATURE, input_example=input_example("mnist" if tasks == "mnist" else "smiles"),
             # the environment a loader needs: this project (its pins come with it)
             pip_requirements=[f"braingan=={__version__}"])
     return info.model_id

@@ -1,5 +1,5 @@
-"""Stage `train`: the task-conditioned GAN. This module computes; `recorder.py` writes
-what it computes (files and MLflow) as an `Observer` of the run.
+"""Stage `train`: the run of the task-conditioned GAN's steps (gan.py). This module computes;
+`recorder/training.py` writes what it computes (files and MLflow) as an `Observer` of the run.
 
 One step = n_critic critic updates and one generator update, on one task; with
 `train.tasks: both` the tasks take turns (the seed's alternating schedule), so a
@@ -16,183 +16,46 @@ from __future__ import annotations
 import hashlib
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
-from torch.profiler import record_function
 
-from . import checkpoint, losses, models, paths, plots, sampling
+from . import checkpoint, gan, levers, losses, models, paths, plots, sampling
 from . import classifier as clf
 from .config import Config, stable_hash
 from .data.dataset import Processed
 from .device import cpu_threads, memory_bytes, pick_device
 from .fsutil import figure_png
+from .gan import GAN, TASKS, RealData
 from .generator import Generator
 from .models import MNIST, SMILES, task_name
 from .probes import Probes
-from .sampling import fake_batch
 
-TASKS = {"both": (MNIST, SMILES), "mnist": (MNIST,), "smiles": (SMILES,)}
 # Keys that change how long or how visibly a run goes, not what it computes: a checkpoint
 # made under other values of these can be resumed (e.g. raise train.steps to train on).
 NON_SEMANTIC = ("steps", "log_every", "sample_every", "checkpoint_every", "device", "threads", "compile")
 
 
-class RealData:
-    """The real canvases of each task on the device, sampled with a seeded generator."""
-
-    def __init__(self, canvases: dict[int, torch.Tensor], classes: dict[int, torch.Tensor]):
-        self.x, self.cls = canvases, classes
-
-    @classmethod
-    def from_processed(cls, data: Processed, device) -> "RealData":
-        return cls({MNIST: torch.from_numpy(data.train_canvas).to(device),
-                    SMILES: torch.from_numpy(data.smiles_canvas()).to(device)},
-                   {MNIST: torch.from_numpy(data.train_labels).long().to(device),
-                    SMILES: torch.full((len(data.smiles_train_idx),), -1, dtype=torch.long, device=device)})
-
-    def sample(self, task: int, n: int, rng: torch.Generator):
-        idx = torch.randint(len(self.x[task]), (n,), generator=rng).to(self.x[task].device)
-        return self.x[task][idx], self.cls[task][idx]
-
-
-@dataclass
-class GAN:
-    """Everything a training step touches."""
-
-    cfg: Config
-    G: nn.Module
-    D: nn.Module
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    loss: losses.WGANGP
-    real: RealData
-    rng: torch.Generator  # draws z, classes and real batches; noise for GP/Gumbel comes from torch's own
-    device: torch.device
-    G_step: nn.Module | None = None  # G and D as the steps call them: compiled with train.compile
-    D_step: nn.Module | None = None
-    tau: float = 0.0  # the Gumbel temperature of this step (model.gumbel_tau, annealed if asked)
-
-    def __post_init__(self):
-        self.G_step = self.G_step or self.G
-        self.D_step = self.D_step or self.D
-        self.tau = self.cfg.model.gumbel_tau
-
-    def anneal(self, step: int) -> None:
-        """Exponential decay of the Gumbel temperature from gumbel_tau to gumbel_tau_end."""
-        m = self.cfg.model
-        if m.gumbel_tau > 0 and m.gumbel_tau_end > 0:
-            self.tau = m.gumbel_tau * (m.gumbel_tau_end / m.gumbel_tau) ** (step / max(1, self.cfg.train.steps - 1))
-
-    @property
-    def compiled(self) -> bool:
-        return self.G_step is not self.G
-
-    @classmethod
-    def create(cls, cfg: Config, real: RealData, shape: tuple[int, int], device: torch.device) -> "GAN":
-        torch.manual_seed(cfg.seed)
-        G, D = models.build(cfg.model, shape)
-        G, D = G.to(device), D.to(device)
-        tc = cfg.train
-        gan = cls(cfg, G, D, torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2)),
-                  torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2)),
-                  losses.build(tc), real, torch.Generator().manual_seed(cfg.seed + 1), device)
-        if tc.compile:
-            gan.G_step, gan.D_step = _compiled(G, D, cfg, shape, device)
-        return gan
-
-    def step(self, step: int, task: int) -> dict[str, torch.Tensor]:
-        """One training step (n_critic critic updates, one generator update) on one task;
-        the logged values stay tensors (no host sync)."""
-        self.anneal(step)
-        for _ in range(self.cfg.train.n_critic):
-            logs = train_critic(self, task)
-        return {**logs, **train_generator(self, task)}
-
-    def state_dict(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "rng": {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}}
-
-    def load_state_dict(self, s: dict) -> None:
-        self.G.load_state_dict(s["G"]), self.D.load_state_dict(s["D"])
-        self.opt_g.load_state_dict(s["opt_g"]), self.opt_d.load_state_dict(s["opt_d"])
-        torch.set_rng_state(s["rng"]["torch"]), self.rng.set_state(s["rng"]["sampler"])
-
-    def generator(self, data: Processed, step: int) -> Generator:
-        """The generator being trained, as a `Generator` (shares its weights)."""
-        return Generator(self.G, self.cfg.model, data.vocab, data.shape, data.mode, TASKS[self.cfg.train.tasks],
-                         step, self.device)
-
-
-def _compiled(G, D, cfg: Config, shape, device):
-    """torch.compile'd G and D, tried once on a small batch; where compiling is impossible
-    (no C compiler, an unsupported op) training goes on eagerly and says so."""
-    try:
-        G_c, D_c = torch.compile(G), torch.compile(D)
-        z = torch.zeros(2, cfg.model.z_dim, device=device)
-        c = models.condition(torch.zeros(2, dtype=torch.long, device=device), torch.zeros(2, dtype=torch.long,
-                                                                                        device=device),
-                             cfg.model.conditioning)
-        D_c(G_c(z, c).sigmoid())["score"].sum().backward()
-        G.zero_grad(set_to_none=True), D.zero_grad(set_to_none=True)
-        return G_c, D_c
-    except Exception as e:  # noqa: BLE001 - any compiler failure: fall back, say why
-        print(f"braingan train: train.compile: torch.compile is not possible here ({type(e).__name__}: "
-              f"{str(e).splitlines()[0][:160]}); training eagerly", file=sys.stderr)
-        return G, D
-
-
-def train_critic(gan: GAN, task: int) -> dict:
-    c = gan.cfg
-    with record_function("critic.real_batch"):
-        real, real_cls = gan.real.sample(task, c.train.batch_size, gan.rng)
-    with torch.no_grad(), record_function("critic.fake_batch"):
-        fake, t, _ = fake_batch(gan.G_step, c.model, task, len(real), gan.rng, gan.device, tau=gan.tau)
-    # The class head learns from real digits only (their labels are known).
-    d_loss, logs = gan.loss.critic_loss(gan.D_step, real, fake, t, real_cls, penalty_critic=gan.D)
-    with record_function("critic.backward"):
-        gan.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-    with record_function("critic.optimizer"):
-        gan.opt_d.step()
-        gan.loss.after_critic_step(gan.D)
-    logs["d_loss"] = d_loss.detach()
-    return logs
-
-
-def train_generator(gan: GAN, task: int) -> dict:
-    c = gan.cfg
-    gan.D.requires_grad_(False)  # no critic gradients needed for the generator's update
-    with record_function("generator.forward"):
-        fake, t, cls = fake_batch(gan.G_step, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=gan.tau)
-        g_loss, logs = gan.loss.generator_loss(gan.D_step, fake, t, cls)
-    with record_function("generator.backward"):
-        gan.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-    with record_function("generator.optimizer"):
-        gan.opt_g.step()
-    gan.D.requires_grad_(True)
-    logs["g_loss"] = g_loss.detach()
-    return logs
-
-
 def digest(cfg: Config, data: Processed) -> str:
     """What a checkpoint must match to be resumed: everything that changes the computation."""
     d = cfg.to_dict()
-    train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC}
+    # a schedule over train.steps makes the step count part of the computation
+    train = {k: v for k, v in d["train"].items() if k not in NON_SEMANTIC or (k == "steps" and d["train"]["lr_schedule"]
+                                                                              != "constant")}
     return stable_hash({"seed": d["seed"], "model": d["model"], "train": train, "data": data.meta["input_sha256"],
                         "processed": data.meta["params"], "canvas": data.meta["canvas"], "code": code_hash()})
 
 
 def code_hash(files=None) -> str:
-    """sha256 of the modules whose code defines a training step (models, losses, sampling, this
-    one). DVC re-runs `train` after any edit to its code; resuming a checkpoint made by the old
-    code would give a model that half came from code the result no longer says it came from."""
+    """sha256 of the modules whose code defines a training step and run (models, losses,
+    sampling, gan, levers, this one). DVC re-runs `train` after any edit to its code; resuming a
+    checkpoint made by the old code would give a model that half came from code the result no
+    longer says it came from."""
     h = hashlib.sha256()
-    for f in files or [models.__file__, losses.__file__, sampling.__file__, __file__]:
+    for f in files or [models.__file__, losses.__file__, sampling.__file__, gan.__file__, levers.__file__, __file__]:
         h.update(Path(f).read_bytes())
     return h.hexdigest()[:16]
 
@@ -259,8 +122,9 @@ class _StopFlag:
         self._old = {}
 
     def __enter__(self):
-        for s in (signal.SIGINT, signal.SIGTERM):
-            self._old[s] = signal.signal(s, self._handle)
+        if threading.current_thread() is threading.main_thread():  # a Ray Tune trial trains in a thread
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
         return self
 
     def _handle(self, signum, frame):
@@ -299,7 +163,7 @@ def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None 
     models.check_fits(cfg.model, data.shape, memory_bytes())
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
     probes = Probes(data, classifier_net, cfg.seed)  # before GAN.create seeds torch's generator
-    gan = GAN.create(cfg, RealData.from_processed(data, device), data.shape, device)
+    gan = GAN.create(cfg, RealData.from_processed(data, device), data.shape, device, data.vocab.pad)
     key = digest(cfg, data)
     # ---- resume
     prog = _resume(gan, checkpoint.load_latest(ckpt_dir, key), tc.steps)
@@ -349,6 +213,7 @@ def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None 
     rate = (tc.steps - start) / max(time.time() - t_start, 1e-9)
     metrics = {
         "steps": tc.steps, "resumed_from": start, "wall_s": round(prog.elapsed, 2), "steps_per_s": round(rate, 3),
+        "threads": torch.get_num_threads(),  # cores // 2 in a `dvc queue` workspace, unless train.threads says
         "generator_params": n_g, "critic_params": n_d,
         **{f"final_{k}": round(float(v), 5) for k, v in latest.items()},
     }

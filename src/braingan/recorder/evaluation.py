@@ -50,6 +50,7 @@ def record_evaluation(cfg: Config, ev: Evaluation, out: Path = paths.results("ev
 
 
 def mlflow_metrics(metrics: dict) -> dict[str, float]:
-    """The numbers of metrics.json as MLflow metrics: flattened, booleans as 0/1, None left out."""
-    return {f"eval.{k}": float(v) for k, v in flatten(metrics).items()
+    """The numbers of metrics.json as MLflow metrics: flattened, booleans as 0/1, None left out;
+    MOSES's `unique@10k` as `unique_at_10k` (MLflow refuses '@' in a name)."""
+    return {f"eval.{k}".replace("@", "_at_"): float(v) for k, v in flatten(metrics).items()
             if isinstance(v, (int, float)) and v is not None}

@@ -26,12 +26,14 @@ def metric_group(key: str) -> str:
 
 class TrainingRecorder(training.Observer):
     """Files and MLflow of one training run. A context manager: the MLflow run ends FINISHED
-    when the block ends normally, KILLED on an interrupt, FAILED on any error."""
+    when the block ends normally, KILLED on an interrupt (or an exit asked from outside, as Ray
+    Tune asks of a trial it stops), FAILED on any error."""
 
     def __init__(self, out: Path = paths.results("train"), model_path: Path = paths.GENERATOR,
-                 run: Run | None = None):
+                 run: Run | None = None, log_model: bool = True):
         self.out, self.model_path = Path(out), Path(model_path)
         self.run = run or Run()
+        self.log_model = log_model  # the generator as an MLflow model (a search's trials skip it)
         self.params_hash = ""
         self.monitor = None  # MLflow's system metrics thread
 
@@ -39,7 +41,8 @@ class TrainingRecorder(training.Observer):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        status = "FINISHED" if exc_type is None else "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
+        stopped = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit))
+        status = "FINISHED" if exc_type is None else "KILLED" if stopped else "FAILED"
         if self.monitor is not None:
             self.monitor.finish()
         self.run.end(status)
@@ -99,6 +102,8 @@ class TrainingRecorder(training.Observer):
     # ------------------------------------------------------------ the result
     def finish(self, result: training.TrainResult) -> None:
         result.generator.save(self.model_path)
+        for folder in (TRAIN_SAMPLES, TRAIN_STRINGS):  # DVC outputs even where a task is not trained
+            (self.out / folder).mkdir(parents=True, exist_ok=True)
         write_history(self.out / "history.csv", result.history)
         write_json(self.out / "metrics.json", result.metrics)
         write_text(self.out / "params.yaml", dump(result.cfg))
@@ -106,7 +111,7 @@ class TrainingRecorder(training.Observer):
                              flush=True)
         for f in (self.model_path, self.out / "history.csv", self.out / "params.yaml"):
             self.run.log_artifact(f, Path(paths.GENERATOR_ARTIFACT).parent.as_posix())
-        model_id = self.run.log_with(pyfunc.log, self.model_path)  # mlflow.pyfunc.load_model(f"runs:/{id}/generator")
+        model_id = self.run.log_with(pyfunc.log, self.model_path, result.cfg.train.tasks) if self.log_model else None
         write_json(self.out / "mlflow.json", {**self.run.describe(), "model_id": model_id or ""})
 
 

@@ -1,0 +1,167 @@
+"""Time to quality: named configurations trained side by side for a fixed wall-clock budget
+each, interleaved in one process (slices of a few seconds in turn, so that the machine's
+speed changes hit every configuration alike), with the quality probes (probes.py) read every
+`--probe-every` steps. Prints numbers; asserts nothing.
+
+    python benchmarks/time_to_quality.py --budget 1800 today default [ema lazy-gp ...]
+
+Configurations: `today` (the default before the quality-per-minute work, `braingan preset
+today`), always run; `default` (params.yaml as it is); and the levers of benchmarks/levers.yaml,
+each on top of `today`. Its final probe
+readings (after its full `train.steps`) are the thresholds: for every configuration the
+benchmark prints the training time at which its probes first reach them all (digit score
+ratio, KL score), and what it reached within the budget. `--reference FILE`: thresholds from
+a saved generator instead (read by the same probes), so that `today` need not run to its end.
+Each configuration computes what `dvc repro` would compute with its params: its own seeded
+streams (torch's global generator is saved and restored around each slice), the workspace's
+processed data and classifier. Writes a JSON of every reading to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from braingan import classifier, training  # noqa: E402
+from braingan.config import from_dict, override, read_params  # noqa: E402
+from braingan.data import dataset  # noqa: E402
+from braingan.device import cpu_threads  # noqa: E402
+from braingan.generator import Generator  # noqa: E402
+from braingan.presets import PRESETS  # noqa: E402
+from braingan.probes import Probes  # noqa: E402
+
+TARGETS = ("probe_digit_score_ratio", "probe_mol_kl_score")  # what "today's quality" means here
+
+
+class Row:
+    """One configuration in training: its GAN, its own torch RNG state, its clock and readings."""
+
+    def __init__(self, name: str, overrides: dict, data, net, probe_every: int):
+        self.name, self.overrides = name, overrides
+        self.cfg = from_dict(override(read_params(ROOT / "params.yaml"), overrides))
+        self.data, self.probe_every = data, probe_every
+        self.gan = training.GAN.create(self.cfg, training.RealData.from_processed(data, torch.device("cpu")),
+                                       data.shape, torch.device("cpu"), data.vocab.pad)
+        self.rng_state = torch.get_rng_state()  # right after GAN.create's manual_seed, as in training.run
+        self.probes = Probes(data, net, self.cfg.seed)
+        self.step, self.clock, self.readings = 0, 0.0, []
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.cfg.train.steps
+
+    def train_for(self, seconds: float) -> None:
+        torch.set_rng_state(self.rng_state)
+        tasks = training.TASKS[self.cfg.train.tasks]
+        t0 = time.perf_counter()
+        while not self.done and time.perf_counter() - t0 < seconds:
+            self.gan.step(self.step, tasks[self.step % len(tasks)])
+            self.step += 1
+            if self.step % self.probe_every == 0 or self.done:
+                values = self.probes.measure(self.gan.generator(self.data, self.step))
+                self.readings.append({"step": self.step, "train_s": self.clock + time.perf_counter() - t0, **values})
+        self.clock += time.perf_counter() - t0
+        self.rng_state = torch.get_rng_state()
+
+
+def first_reaching(readings: list[dict], thresholds: dict) -> dict | None:
+    for r in readings:
+        if all(r.get(k) is not None and r[k] >= v for k, v in thresholds.items()):
+            return r
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("configs", nargs="*", help="names in benchmarks/levers.yaml (today is always run)")
+    ap.add_argument("--budget", type=float, default=1800, help="training seconds per configuration")
+    ap.add_argument("--slice", type=float, default=20, help="seconds each configuration trains in its turn")
+    ap.add_argument("--probe-every", type=int, default=500, help="steps between probe readings")
+    ap.add_argument("--reference", help="a generator file whose probe readings are the thresholds")
+    ap.add_argument("--levers", default=str(ROOT / "benchmarks" / "levers.yaml"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "time_to_quality.json"))
+    ap.add_argument("--doc", help="also write the table into this Markdown file, between <!-- ttq:start/end -->")
+    ap.add_argument("--report", help="no training: the table of an earlier run's JSON (with --doc: into --block)")
+    ap.add_argument("--block", default="ttq")
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    if a.report:
+        report(json.loads(Path(a.report).read_text()), a.doc, a.block)
+        return
+    today = PRESETS["today"]
+    named = {"today": today, "default": {},
+             **{k: {**today, **v} for k, v in yaml.safe_load(Path(a.levers).read_text()).items()}}
+    names = ["today"] + [n for n in a.configs if n != "today"]
+    unknown = [n for n in names if n not in named]
+    if unknown:
+        sys.exit(f"unknown configuration {unknown[0]!r}; known: {', '.join(named)}")
+    torch.set_num_threads(cpu_threads(0))
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as training.run on the CPU
+    data, net = dataset.load(), classifier.load()
+    rows = [Row(n, named[n] or {}, data, net, a.probe_every) for n in names]
+    print(f"{len(rows)} configurations, {a.budget:.0f} s of training each in slices of {a.slice:.0f} s, "
+          f"{torch.get_num_threads()} threads; probes every {a.probe_every} steps", flush=True)
+    today = rows[0]
+    t_start = time.time()
+    while True:
+        active = [r for r in rows if not r.done and (r.clock < a.budget or (r is today and not a.reference))]
+        if not active:
+            break
+        for r in active:
+            r.train_for(a.slice)
+        last = {r.name: (r.step, round(r.clock)) for r in rows}
+        print(f"[{time.time() - t_start:6.0f} s] steps, seconds: {last}", flush=True)
+    if a.reference:
+        ref = Probes(data, net, today.cfg.seed).measure(Generator.load(a.reference))
+        source = f"the probes of {a.reference}"
+    else:
+        ref = today.readings[-1]
+        source = f"today's final readings (step {ref['step']}, {ref['train_s']:.0f} s)"
+    result = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "budget_s": a.budget,
+              "thresholds": {k: ref[k] for k in TARGETS if ref.get(k) is not None}, "threshold_source": source,
+              "rows": {r.name: {"overrides": r.overrides, "steps": r.step, "train_s": r.clock, "readings": r.readings}
+                       for r in rows}}
+    Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
+    report(result, a.doc, "ttq")
+    print(f"\nevery reading: {a.out}")
+
+
+def report(result: dict, doc: str | None, block: str) -> None:
+    """The table of a run (its JSON): when each configuration first reaches the thresholds, and
+    what it reached within the budget; printed, and written into `doc` between the block's markers."""
+    thresholds, budget, rows = result["thresholds"], result["budget_s"], result["rows"]
+    t_today = (first_reaching(rows["today"]["readings"], thresholds) or {}).get("train_s")
+    lines = [f"`python benchmarks/time_to_quality.py {result['command']}` ({result['date']}). Thresholds "
+             f"({result['threshold_source']}): " + ", ".join(f"{k} >= {v:.3f}" for k, v in thresholds.items()), "",
+             "| configuration | steps/s | reaches today's quality at | x today's time | "
+             + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last 3 probes' mean)" for k in TARGETS)
+             + " | probe cost |",
+             "|---|---|---|---|" + "---|" * len(TARGETS) + "---|"]
+    for name, r in rows.items():
+        hit = first_reaching(r["readings"], thresholds)
+        last3 = [x for x in r["readings"] if x["train_s"] <= budget][-3:] or r["readings"][:1]  # one probe is noisy
+        probe_s = sum(x["probe_s"] for x in r["readings"])
+        when = f"{hit['train_s']:.0f} s (step {hit['step']})" if hit else "not within the run"
+        ratio = f"{hit['train_s'] / t_today:.2f}" if hit and t_today else "–"
+        lines.append(f"| {name} | {r['steps'] / max(r['train_s'], 1e-9):.1f} | {when} | {ratio} | "
+                     + " | ".join(f"{sum(x.get(k, float('nan')) for x in last3) / max(len(last3), 1):.3f}"
+                                  for k in TARGETS)
+                     + f" | {probe_s / max(r['train_s'], 1e-9):.1%} |")
+    print("\n".join(lines))
+    if doc:
+        from braingan.compare import replace_block
+
+        Path(doc).write_text(replace_block(Path(doc).read_text(), "\n".join(lines) + "\n", block))
+
+
+if __name__ == "__main__":
+    main()
