@@ -1,18 +1,17 @@
-"""Draw a seeded random sample of the mutants a mutmut run has not checked yet, for when a
-full run does not fit (each of the costliest mutants runs up to 80 s of unit tests).
+"""Draw a seeded random sample of every module's mutants, for a mutation run that does not fit
+the time a full one takes (each mutant runs the unit tests that cover it).
 
-    python benchmarks/mutation_sample.py 0.3 [--seed 0]   # prints the names for `mutmut run`
-    python benchmarks/mutation_sample.py --shrink 24      # when the sample does not fit the time:
-                                                          # split the frame by test cost, keep 24
+    python benchmarks/mutation_sample.py 20 [--seed 0]     # 20 per module (all of a smaller module)
 
-Writes mutants/sample.json (the frame: every unchecked mutant; the sample; the fraction);
-benchmarks/mutation_report.py then reports the mutants checked exactly and, for the frame,
-an estimate from the sample with a 95 % interval. The survivors and no-test
-mutants of earlier runs are printed too, so that new tests get their chance at them.
+Reads the mutants mutmut generated (mutants/**/*.py.meta), writes mutants/sample.json (the
+sample, its size per module, the seed, the date) and prints the names for `mutmut run`. A
+random sample, not the cheapest mutants first: the report's interval is then an honest
+statement about all of a module's mutants (benchmarks/mutation_report.py).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import random
 from pathlib import Path
@@ -22,44 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("fraction", type=float, nargs="?")
+    ap.add_argument("per_module", type=int)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--shrink", type=int, help="sample mutants to keep of the costly stratum")
     a = ap.parse_args()
-    codes = {name: code for meta in sorted((ROOT / "mutants").rglob("*.py.meta"))
-             for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()}
-    rerun = [name for name, code in codes.items() if code in (0, 5, 33)]  # survived, or no test reached it
-    if a.shrink is not None:
-        print("\n".join(rerun + shrink(codes, a.shrink, a.seed)))
-        return
-    if a.fraction is None or not 0 < a.fraction <= 1:
-        raise SystemExit(f"fraction must be in (0, 1], got {a.fraction}")
-    frame = [name for name, code in codes.items() if code is None]
-    sample = sorted(random.Random(a.seed).sample(frame, round(a.fraction * len(frame))))
+    sample, sizes = [], {}
+    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
+        module = str(meta.relative_to(ROOT / "mutants")).removesuffix(".meta")
+        names = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+        drawn = random.Random(f"{a.seed}:{module}").sample(names, min(a.per_module, len(names)))
+        sample += drawn
+        sizes[module] = (len(drawn), len(names))
     (ROOT / "mutants" / "sample.json").write_text(json.dumps(
-        {"fraction": a.fraction, "seed": a.seed, "frame": frame, "sample": sample}, indent=1))
-    print("\n".join(rerun + sample))
-
-
-def shrink(codes: dict, keep: int, seed: int) -> list[str]:
-    """Split the frame into two strata by mutmut's own cost of a mutant (the summed durations
-    of the tests that reach its function; mutmut runs the cheapest first): `cheap`, below the
-    cheapest sampled mutant not run yet, where the whole sample has run, and `costly`, where a
-    random `keep` of the stratum's sampled mutants stay in the sample (a random part of a
-    random sample is one too). The report weighs each stratum by its size. Returns the kept
-    mutants not run yet."""
-    stats = json.loads((ROOT / "mutants" / "mutmut-stats.json").read_text())
-    tests, durations = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
-    cost = lambda name: sum(durations.get(t, 0.0) for t in tests.get(name.rsplit("__mutmut_", 1)[0], []))  # noqa: E731
-    path = ROOT / "mutants" / "sample.json"
-    drawn = json.loads(path.read_text())
-    cut = min(cost(n) for n in drawn["sample"] if codes.get(n) is None)
-    costly = [n for n in drawn["sample"] if cost(n) >= cut]
-    kept = set(random.Random(seed).sample(costly, min(keep, len(costly))))
-    drawn.update(cost_cut=cut, costly=[n for n in drawn["frame"] if cost(n) >= cut],
-                 sample=sorted({n for n in drawn["sample"] if cost(n) < cut} | kept))
-    path.write_text(json.dumps(drawn, indent=1))
-    return sorted(n for n in kept if codes.get(n) is None)
+        {"per_module": a.per_module, "seed": a.seed, "date": datetime.date.today().isoformat(), "sizes": sizes,
+         "sample": sorted(sample)}, indent=1))
+    print(" ".join(sorted(sample)))
 
 
 if __name__ == "__main__":

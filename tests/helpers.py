@@ -90,3 +90,15 @@ def mlflow_runs(repo: Path):
     c = mlflow_client(repo)
     exp = c.get_experiment_by_name("braingan")
     return c, c.search_runs([exp.experiment_id], max_results=1000)
+
+
+def tiny_data(d: Path):
+    """Fetched and preprocessed tiny data (tiny_params) under `d`, loaded: what the stages after
+    preprocess read."""
+    from braingan.config import from_dict
+    from braingan.data import dataset, fetch, preprocess
+
+    cfg = from_dict(tiny_params())
+    fetch.run(cfg, d / "raw", d / "r_fetch")
+    preprocess.run(cfg, d / "raw", d / "processed", d / "r_pre")
+    return dataset.load(d / "processed")

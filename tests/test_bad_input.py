@@ -47,12 +47,13 @@ def _npz(name="d.npz", writer=None, **arrays):
     return setup
 
 
-def _idx_folder(images: bytes, gz=False):
+def _idx_folder(images: bytes, gz=False, labels=2):
     def setup(d):
         _params(**{"fetch.mnist.source": "path", "fetch.mnist.path": "idx"})(d)
         (d / "idx").mkdir()
         (d / "idx" / ("train-images-idx3-ubyte" + (".gz" if gz else ""))).write_bytes(images)
-        (d / "idx" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">HBBI", 0, 8, 1, 2) + bytes([1, 2]))
+        (d / "idx" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">HBBI", 0, 8, 1, labels)
+                                                            + bytes(i % 10 for i in range(1, labels + 1)))
     return setup
 
 
@@ -61,6 +62,25 @@ def _fifo(name, **over):
         _params(**over)(d)
         os.mkfifo(d / name)
     return setup
+
+
+def _fake_index(with_wheel: bool):
+    """A package index (a find-links folder) holding a wheel named like molsets 0.3.1 with other
+    bytes, or holding nothing: what a mirror that serves the wrong file, or no index, looks like."""
+    def setup(d):
+        _params(**{"fetch.smiles.source": "moses"})(d)
+        (d / "index").mkdir()
+        if with_wheel:
+            import zipfile
+
+            with zipfile.ZipFile(d / "index" / "molsets-0.3.1-py3-none-any.whl", "w") as z:
+                z.writestr("molsets-0.3.1.dist-info/METADATA", "Metadata-Version: 2.1\nName: molsets\nVersion: 0.3.1\n")
+                z.writestr("molsets-0.3.1.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+                z.writestr("molsets-0.3.1.dist-info/RECORD", "")
+    return setup
+
+
+PIP_OFFLINE = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "{d}/index", "PIP_NO_CACHE_DIR": "1"}
 
 
 def _with_state(damage=None, **over):
@@ -100,7 +120,7 @@ CASES = [
     case("nan-learning-rate", "validate", _raw("train:\n  lr_g: .nan\n"), {}, "train.lr_g: nan is not a finite number"),
     case("infinite-learning-rate", "validate", _raw("train:\n  lr_d: .inf\n"), {}, "train.lr_d: inf is not a finite number"),
     case("zero-classifier-learning-rate", "validate", _params(**{"classifier.lr": 0.0}), {}, "classifier.lr: 0.0 is too small; allowed: > 0.0"),
-    case("model-too-large-for-memory", "validate", _params(**{"model.dim": 100_000_000}), {}, "model.dim / model.blocks / model.z_dim"),
+    case("model-too-large-for-memory", "validate", _params(**{"model.dim": 4096, "model.blocks": 64}), {}, "model.dim / model.blocks / model.z_dim"),
     case("score-split-above-sample-count", "validate", _params(**{"evaluate.score_split": 41}), {}, "evaluate.score_split: 41 is larger than evaluate.n_samples (40)"),
     case("misspelt-section", "validate", _raw("seed: 0\ntrian: {}\n"), {}, "unknown key trian; allowed keys here:"),
     case("broken-yaml", "validate", _raw("model: [resnet\n"), {}, "params.yaml: not valid YAML: expected ',' or ']', but got '<stream end>' (line 2"),
@@ -112,6 +132,28 @@ CASES = [
     case("checksum-not-hex", "validate", _params(**{"fetch.smiles.sha256": "/tmp/abs"}), {}, "fetch.smiles.sha256: '/tmp/abs' is not allowed; expected 64 lower-case hex digits"),
     case("plain-http-url", "validate", _params(**{"fetch.smiles.url": "http://example.org/a.csv"}), {}, "fetch.smiles.url: 'http://example.org/a.csv' is not allowed"),
     case("path-source-without-path", "validate", _params(**{"fetch.smiles.source": "path"}), {}, "fetch.smiles.path: required when fetch.smiles.source is 'path'"),
+    # --- every count and size bounded; what params alone can refuse, refused in validate (before DVC deletes)
+    case("max-len-below-any-molecule", "validate", _params(**{"preprocess.max_len": 3}), {}, "preprocess.max_len: 3 is too small; allowed: 0 (no limit) or >= 10"),
+    case("max-digits-below-the-minimum", "validate", _params(**{"preprocess.max_digits": 50}), {}, "preprocess.max_digits: 50 is too small; allowed: 0 (no limit) or >= 100"),
+    case("max-smiles-below-the-minimum", "validate", _params(**{"preprocess.max_smiles": 10}), {}, "preprocess.max_smiles: 10 is too small; allowed: 0 (no limit) or >= 50"),
+    case("sample-count-beyond-memory", "validate", _params(**{"evaluate.n_samples": 10**9}), {}, "evaluate.n_samples: 1000000000 is too large; allowed: <= 1000000"),
+    case("moses-sample-count-beyond-memory", "validate", _params(**{"evaluate.moses_samples": 10**8}), {}, "evaluate.moses_samples: 100000000 is too large"),
+    case("distribution-set-beyond-memory", "validate", _params(**{"evaluate.distribution_max": 10**8}), {}, "evaluate.distribution_max: 100000000 is too large"),
+    case("steps-without-end", "validate", _params(**{"train.steps": 10**12}), {}, "train.steps: 1000000000000 is too large; allowed: <= 10000000"),
+    case("batch-beyond-memory", "validate", _params(**{"train.batch_size": 10**6}), {}, "train.batch_size: 1000000 is too large; allowed: <= 4096"),
+    case("critic-updates-without-end", "validate", _params(**{"train.n_critic": 10**6}), {}, "train.n_critic: 1000000 is too large; allowed: <= 100"),
+    case("canvas-pad-beyond-memory", "validate", _params(**{"preprocess.extra_pad": 10**6}), {}, "preprocess.extra_pad: 1000000 is too large; allowed: <= 1000"),
+    case("model-width-beyond-reason", "validate", _params(**{"model.dim": 10**6}), {}, "model.dim: 1000000 is too large; allowed: <= 4096"),
+    case("ema-that-never-moves", "validate", _params(**{"train.ema": 1.0}), {}, "train.ema: 1.0 is too large; allowed: <= 0.99999"),
+    case("lazy-penalty-interval-absurd", "validate", _params(**{"train.gp_every": 10**6}), {}, "train.gp_every: 1000000 is too large"),
+    case("classifier-epochs-without-end", "validate", _params(**{"classifier.epochs": 10**6}), {}, "classifier.epochs: 1000000 is too large; allowed: <= 1000"),
+    case("reference-draws-absurd", "validate", _params(**{"evaluate.ref_draws": 10**5}), {}, "evaluate.ref_draws: 100000 is too large; allowed: <= 100"),
+    case("gumbel-temperature-absurd", "validate", _params(**{"model.gumbel_tau": 1e9}), {}, "model.gumbel_tau: 1000000000.0 is too large"),
+    case("empty-smiles-column", "validate", _params(**{"fetch.smiles.column": ""}), {}, "fetch.smiles.column: '' is not allowed; expected a column name (not empty)"),
+    case("moses-split-of-another-source", "validate", _params(**{"fetch.smiles.split": "test"}), {}, "fetch.smiles.split: 'test' is a split of the MOSES benchmark; it needs fetch.smiles.source 'moses'"),
+    case("moses-protocol-without-moses-data", "validate", _params(**{"evaluate.protocol": "moses"}), {}, "evaluate.protocol: 'moses' measures against the MOSES test sets; it needs fetch.smiles.source 'moses'"),
+    case("unknown-precision", "validate", _params(**{"train.precision": "fp8"}), {}, "train.precision: 'fp8' is not allowed; allowed values: fp32, bf16"),
+    case("unknown-lr-schedule", "validate", _params(**{"train.lr_schedule": "step"}), {}, "train.lr_schedule: 'step' is not allowed; allowed values: constant, cosine"),
     case("train-checks-its-own-section", "train", _params(**{"train.batch_size": 1}), {}, "train.batch_size: 1 is too small; allowed: >= 2"),  # each stage checks its own sections too
     # --- data files
     case("smiles-file-missing", "fetch", _params(**SMI, **{"fetch.smiles.path": "nope.csv"}), {}, "fetch.smiles.path: nope.csv does not exist"),
@@ -142,6 +184,16 @@ CASES = [
     case("idx-bad-magic-number", "fetch", _idx_folder(b"\x00\x00\x07\x03" + bytes(20)), {}, "not an unsigned-byte IDX file (bad magic number)"),
     case("idx-zero-dimensions", "fetch", _idx_folder(b"\x00\x00\x08\x00" + bytes(20)), {}, "IDX header gives 0 dimensions; expected 1 (labels) or 3"),
     case("idx-truncated-gzip", "fetch", _idx_folder(gzip.compress(bytes(range(256)) * 40)[:60], gz=True), {}, "starts like a gzip file but cannot be decompressed"),
+    case("moses-wheel-with-the-wrong-checksum", "fetch", _fake_index(True), PIP_OFFLINE, "molsets-0.3.1-py3-none-any.whl from the package index has sha256"),
+    case("moses-with-no-index-reachable", "fetch", _fake_index(False), PIP_OFFLINE, "could not fetch molsets-0.3.1-py3-none-any.whl from the package index"),
+    # --- data that leaves too little to train and evaluate on
+    case("smiles-csv-of-three-rows", "fetch", _smiles_file("three.csv", b"SMILES\nCCO\nCCN\nc1ccccc1\n"), {}, "three.csv holds 3 SMILES; at least 50 are needed"),
+    case("smiles-file-of-a-few-salts", "fetch", _smiles_file("salts.smi", b"[Na+].[Cl-]\n[K+].[Br-]\nCC(=O)[O-].[Na+]\n"), {}, "salts.smi holds 3 SMILES; at least 50 are needed"),
+    case("mnist-npz-of-one-image", "fetch", _npz(x=np.zeros((1, 28, 28)), y=np.zeros(1)), {}, "d.npz holds 1 images; at least 100 are needed"),
+    case("mnist-npz-of-one-class", "fetch", _npz(x=np.zeros((200, 28, 28)), y=np.full(200, 3)), {}, "d.npz holds digits of 1 classes (3); all ten are needed"),
+    case("mnist-idx-of-five-images", "fetch", _idx_folder(struct.pack(">HBBIII", 0, 8, 3, 5, 28, 28) + bytes(5 * 784), labels=5), {}, "holds 5 images; at least 100 are needed"),
+    case("smiles-that-leave-a-handful-after-cleaning", "preprocess", _with_state(lambda d: (d / "data/raw/smiles.txt").write_text("CCO\nCCN\nCCC\n" + "not-a-molecule\n" * 60)), {}, "only 3 SMILES survive cleaning"),
+    case("score-split-above-the-held-out-digits", "evaluate", _with_state(**{"evaluate.n_samples": 200, "evaluate.score_split": 100}), {}, "evaluate.score_split: 100 is more than the 60 held-out digits"),
     # --- stage order, damaged outputs of earlier stages, environment
     case("preprocess-before-fetch", "preprocess", _params(), {}, "data/raw/mnist.npz is missing: run stage fetch first"),
     case("train-before-preprocess", "train", _params(), {}, "data/processed/meta.json is missing: run stage preprocess first"),
@@ -190,8 +242,8 @@ def state(tmp_path_factory):
     return d
 
 
-def test_there_are_at_least_fifty_cases():
-    assert len(CASES) >= 50
+def test_there_are_at_least_eighty_cases():
+    assert len(CASES) >= 80
 
 
 def _run_stage(stage, tmp_path, env, monkeypatch, capsys):

@@ -190,7 +190,7 @@ def test_exponent_floats_written_by_dvc_set_param_are_numbers():
 def test_model_too_large_for_memory_is_refused_naming_the_keys():
     from braingan.models import check_fits
 
-    huge = from_dict(_with(model__dim=100_000_000)).model
+    huge = from_dict(_with(model__dim=4096, model__blocks=64)).model
     with pytest.raises(ConfigError, match=r"model.dim / model.blocks / model.z_dim .* need about [\d,.]+ GiB.* this machine has"):
         check_fits(huge, (16, 2), 24 * 2**30)
     check_fits(Config().model, (72, 47), 24 * 2**30)  # the default fits

@@ -73,14 +73,10 @@ def test_repro_writes_every_output_and_metrics_with_sane_values(repo):
     assert "reading,raw,smiles,canonical,valid,novel" in (repo / "results/evaluate/smiles.csv").read_text()
 
 
-def test_second_repro_runs_nothing_within_three_seconds(repo):
-    t = time.time()
+def test_second_repro_runs_nothing(repo):
     out = dvc(repo, "repro").stdout
-    took = time.time() - t
-    ran = [line for line in out.splitlines() if line.startswith("Running stage") and "'inputs'" not in line]
-    assert not ran and "didn't change" in out
-    print(f"no-op dvc repro: {took:.2f} s")
-    assert took < 3.0
+    ran = [line for line in out.splitlines() if line.startswith("Running stage")]
+    assert ran == ["Running stage 'inputs':"] and "didn't change" in out  # only the fingerprints (benchmarks time it)
 
 
 def test_one_mlflow_run_with_params_curves_images_and_headline_metrics(repo):
@@ -244,7 +240,7 @@ REJECTED = [
     ("train.lr_g=0", "train.lr_g: 0.0 is too small"),
     ("train.lr_d=.inf", "train.lr_d: inf is not a finite number"),
     ("train.lr_g=.nan", "train.lr_g: nan is not a finite number"),
-    ("model.dim=100000000", "model.dim / model.blocks / model.z_dim"),
+    ("model.dim=100000000", "model.dim: 100000000 is too large; allowed: <= 4096"),
     ("preprocess.encoding=inchi", f"preprocess.encoding: 'inchi' is not allowed; allowed values: {', '.join(ENCODINGS.names())}"),
     ("fetch.smiles.sha256=/etc/passwd", "fetch.smiles.sha256: '/etc/passwd' is not allowed"),
     ("train.steps=0", "train.steps: 0 is too small"),
@@ -268,25 +264,51 @@ def _workspace(r):
     return tree(r, skip=(".git/", ".dvc/tmp/", "params.yaml"))
 
 
+def _refused_with_nothing_changed(r, setting: str, message: str, also_repro: bool) -> None:
+    """`dvc exp run -S setting` (and, with also_repro, the same edit + `dvc repro`) stops saying
+    `message`, and not one byte of the workspace changes."""
+    before = _workspace(r)
+    original = (r / "params.yaml").read_text()
+    try:
+        p = dvc(r, "exp", "run", "-S", setting, check=False)
+        assert p.returncode != 0 and message in p.stdout + p.stderr, p.stdout + p.stderr
+        assert _workspace(r) == before  # models, results, data, mlflow.db: not one byte changed
+        if also_repro:
+            from braingan.config import override
+
+            key, value = setting.split("=", 1)
+            (r / "params.yaml").write_text(original)
+            write_params(r, override(yaml.safe_load(original), {key: yaml.safe_load(value)}))
+            p = dvc(r, "repro", check=False)
+            assert p.returncode != 0 and message in p.stdout + p.stderr, p.stdout + p.stderr
+            assert _workspace(r) == before
+    finally:
+        (r / "params.yaml").write_text(original)
+
+
 @pytest.mark.parametrize("setting, message", REJECTED, ids=[s.split("=")[0] for s, _ in REJECTED])
 def test_a_rejected_param_costs_no_output_through_exp_run_and_repro(committed, setting, message):
-    before = _workspace(committed)
-    original = (committed / "params.yaml").read_text()
-    try:
-        p = dvc(committed, "exp", "run", "-S", setting, check=False)
-        assert p.returncode != 0 and message in p.stdout + p.stderr, p.stdout + p.stderr
-        assert _workspace(committed) == before  # models, results, data, mlflow.db: not one byte changed
-        key, value = setting.split("=", 1)
-        (committed / "params.yaml").write_text(original)
-        d = yaml.safe_load(original)
-        from braingan.config import override
+    _refused_with_nothing_changed(committed, setting, message, also_repro=True)
 
-        write_params(committed, override(d, {key: yaml.safe_load(value)}))
-        p = dvc(committed, "repro", check=False)
-        assert p.returncode != 0 and message in p.stdout + p.stderr, p.stdout + p.stderr
-        assert _workspace(committed) == before
-    finally:
-        (committed / "params.yaml").write_text(original)
+
+# The bounds and params-only checks of the bad-input table that a `-S` can express (the edit +
+# `dvc repro` path is the same code in stage validate, shown by the cases above)
+BOUNDED = [
+    ("preprocess.max_len=3", "preprocess.max_len: 3 is too small; allowed: 0 (no limit) or >= 10"),
+    ("preprocess.max_digits=50", "preprocess.max_digits: 50 is too small"),
+    ("evaluate.n_samples=1000000000", "evaluate.n_samples: 1000000000 is too large; allowed: <= 1000000"),
+    ("train.steps=1000000000000", "train.steps: 1000000000000 is too large"),
+    ("train.batch_size=1000000", "train.batch_size: 1000000 is too large"),
+    ("train.ema=1.0", "train.ema: 1.0 is too large; allowed: <= 0.99999"),
+    ("train.precision=fp8", "train.precision: 'fp8' is not allowed; allowed values: fp32, bf16"),
+    ("fetch.smiles.split=test", "fetch.smiles.split: 'test' is a split of the MOSES benchmark"),
+    ("evaluate.protocol=moses", "evaluate.protocol: 'moses' measures against the MOSES test sets"),
+]
+
+
+@pytest.mark.parametrize("setting, message", BOUNDED, ids=[s.split("=")[0] for s, _ in BOUNDED])
+def test_a_bound_or_params_only_check_costs_no_output_through_exp_run(committed, setting, message):
+    _refused_with_nothing_changed(committed, setting, message, also_repro=False)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -313,9 +335,8 @@ def test_a_changed_path_source_reruns_fetch_and_an_unchanged_one_runs_nothing(tm
     r = make_repo(tmp_path / "repo", tiny_params(**{"fetch.smiles.source": "path", "fetch.smiles.path": str(smi),
                                                      "evaluate.fcd": False}))
     dvc(r, "repro")
-    t = time.time()
     out = dvc(r, "repro").stdout
-    assert "Running stage 'fetch'" not in out and time.time() - t < 3.0
+    assert [line for line in out.splitlines() if line.startswith("Running stage")] == ["Running stage 'inputs':"]
     with open(smi, "a") as f:
         f.write("CCOCCOCCO\n")
     out = dvc(r, "repro").stdout

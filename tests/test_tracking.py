@@ -15,13 +15,11 @@ from braingan.fsutil import repo_root
 from helpers import ROOT, run_env
 
 
-def test_unreachable_server_fails_within_seconds(monkeypatch):
+def test_an_unreachable_server_is_one_clear_error_without_the_password(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:secret@127.0.0.1:9")
-    t = time.time()
     with pytest.raises(TrackingError) as e:
         tracking.Run(enabled=True)
-    assert time.time() - t < 10
-    assert "not reachable" in str(e.value) and "secret" not in str(e.value) and "***@127.0.0.1:9" in str(e.value)
+    assert "http://127.0.0.1:9 is not reachable" in str(e.value) and "secret" not in str(e.value)
 
 
 class _BasicAuth(http.server.BaseHTTPRequestHandler):
@@ -68,16 +66,26 @@ def test_credentials_from_mlflow_environment_variables(auth_server, monkeypatch)
     (lambda d: f"sqlite:///{d}/missing/mlflow.db", "not an SQLite file in an existing folder"),
     (lambda d: "sqlite://", "not an SQLite file in an existing folder"),
 ])
-def test_tracking_uris_that_cannot_work_are_refused_at_once(tmp_path, make_uri, message):
-    t = time.time()
+def test_tracking_uris_that_cannot_work_are_refused(tmp_path, make_uri, message):
     with pytest.raises(TrackingError, match=message):
         tracking.check_uri(make_uri(tmp_path))
-    assert time.time() - t < 1
+    assert not list(tmp_path.iterdir())  # nothing created on the way
 
 
 def test_good_local_uris_pass(tmp_path):
     tracking.check_uri(f"sqlite:///{tmp_path}/mlflow.db")
     tracking.check_uri("postgresql://u:p@db:5432/mlflow")  # checked by the driver when used
+
+
+def test_credentials_in_the_uri_move_to_mlflow_s_variables_and_out_of_the_uri(monkeypatch):
+    """So that no URI MLflow prints ("View run at ...") or records carries the password."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cr%25t@127.0.0.1:5000")
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+    import os
+
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "alice" and os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cr%t"
 
 
 def test_redact():

@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from conftest import unavailable
 from helpers import dvc, make_repo, run_env, tiny_params
 
 pytestmark = pytest.mark.e2e
@@ -24,9 +25,12 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    pytest.importorskip("playwright", reason="playwright is installed by `scripts/setup.sh --test`")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("playwright is installed by `scripts/setup.sh --test`")
     if not shutil.which(CHROMIUM):
-        pytest.skip(f"no chromium at {CHROMIUM}: `scripts/setup.sh --test` installs Debian's chromium (needs root + apt)")
+        unavailable(f"no chromium at {CHROMIUM}: `scripts/setup.sh --test` installs Debian's chromium (needs root + apt)")
     r = make_repo(tmp_path_factory.mktemp("ui"), tiny_params(**{"evaluate.fcd": False}))
     dvc(r, "repro")
     dvc(r, "exp", "run", "-n", "sig", "-S", "model.activation=sigmoid")

@@ -6,6 +6,7 @@
     braingan preset seed [--stahl CSV]          # `dvc exp run -S` arguments of a preset
     braingan ui [--port 5000]                   # the MLflow UI on this project's store, on 127.0.0.1
     braingan server --data DIR                  # the team tracking server (PostgreSQL + artifacts)
+    braingan tune SPACE.yaml [--address ADDR]   # a search on Ray Tune; the winner as a `dvc exp run -S ...`
 
 The pipeline itself runs through DVC (`dvc repro`, `dvc exp run`); these are the tools
 around it.
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from .errors import BrainganError
 
-PASSED_ON = {"compare": "braingan.compare", "preset": "braingan.presets", "server": "braingan.server"}
+PASSED_ON = {"compare": "braingan.compare", "preset": "braingan.presets", "server": "braingan.server",
+             "tune": "braingan.tune"}
 
 
 def _sample(a) -> None:
@@ -121,7 +123,7 @@ def main(argv=None) -> None:
     r.add_argument("--alias", default="champion")
     r.set_defaults(func=_register)
 
-    # these three keep their own argument parsers (their modules also run with python -m)
+    # these keep their own argument parsers (their modules also run with python -m)
     sub.add_parser("compare", help="a Markdown comparison of training runs; the README's results table")
     sub.add_parser("preset", help="print the `dvc exp run -S` arguments of a preset")
 
@@ -130,6 +132,7 @@ def main(argv=None) -> None:
     u.set_defaults(func=_ui)
 
     sub.add_parser("server", help="the team tracking server: PostgreSQL backend, served artifacts")
+    sub.add_parser("tune", help="a search over params on Ray Tune (this machine or a Ray cluster), ASHA early stops")
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PASSED_ON:

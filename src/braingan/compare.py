@@ -84,18 +84,50 @@ def results_table(rows: list[dict], runs_by: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+# the MOSES table: the columns of the MOSES README's summary (metric name in metrics.json)
+MOSES = [("valid", "valid"), ("unique@10k", "unique@10k"), ("FCD/Test", "FCD/Test"), ("SNN/Test", "SNN/Test"),
+         ("Frag/Test", "Frag/Test"), ("Scaf/Test", "Scaf/Test"), ("IntDiv", "IntDiv"), ("Filters", "Filters"),
+         ("Novelty", "Novelty")]
+
+
+def moses_table(rows: list[dict], runs_by) -> str:
+    """Published rows (numbers given in the rows file, with their source) and this project's rows
+    (each an MLflow run's `eval.moses.*` metrics) under the MOSES column names."""
+    out = ["| model | source | " + " | ".join(h for h, _ in MOSES) + " |", "|---|---|" + "---|" * len(MOSES)]
+    for row in rows:
+        if "published" in row:
+            vals = [row["published"].get(k) for _, k in MOSES]
+            source = row.get("source", "published")
+        else:
+            run = runs_by(row)
+            if run is None:
+                out.append(f"| {row['label']} | `{row['command']}` | (no such run in the store) |")
+                continue
+            m = run.data.metrics
+            vals = [m.get(f"eval.moses.{k}".replace("@", "_at_")) for _, k in MOSES]
+            source = f"`{row['command']}`"
+        out.append(f"| {row['label']} | {source} | " + " | ".join("–" if v is None else f"{v:.4g}" for v in vals) + " |")
+    return "\n".join(out) + "\n"
+
+
 def _runs_by(client, exp_id: str):
     def find(row: dict):
+        if "run_id" in row:  # a run named by its id (e.g. a fresh clone's `dvc repro` of an earlier commit)
+            return client.get_run(row["run_id"])
         if row.get("run") == "workspace":
             import json
 
             from . import paths
 
             return client.get_run(json.loads((paths.results("train") / "mlflow.json").read_text())["run_id"])
-        tag, value = ("dvc.exp_name", row["exp"]) if "exp" in row else ("braingan.sweep", row["sweep"])
+        tag, value = next((t, row[k]) for k, t in (("exp", "dvc.exp_name"), ("tag", None), ("search", "braingan.search"))
+                          if k in row)
+        if tag is None:  # `tag: {name: value}`
+            tag, value = next(iter(row["tag"].items()))
         runs = client.search_runs([exp_id], filter_string=f"tags.`{tag}` = '{value}'",
                                   order_by=["attributes.start_time DESC"])
-        runs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED"]
+        runs = [r for r in runs if r.data.tags.get("braingan.stage") not in ("evaluate", "search")
+                and r.info.status == "FINISHED"]
         return runs[0] if runs else None
     return find
 
@@ -114,7 +146,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="braingan compare", description=__doc__.splitlines()[0])
     ap.add_argument("--last", type=int, default=10, help="newest N training runs")
     ap.add_argument("--filter", default="", help="an MLflow search filter, ANDed with 'not a child run'")
-    ap.add_argument("--rows", help="a YAML list of results-table rows (label, command, run|exp|sweep)")
+    ap.add_argument("--rows", help="a YAML list of results-table rows (label, command, run|exp|search|tag)")
+    ap.add_argument("--moses", help="a YAML list of MOSES-table rows (label and published values, or a run)")
     ap.add_argument("--readme", help="with --rows: replace the table between the README's markers")
     ap.add_argument("--block", default="results", help="with --readme: the markers' name (<!-- NAME:start -->)")
     ap.add_argument("--out", default="", help="write here instead of stdout")
@@ -123,22 +156,26 @@ def main(argv=None) -> None:
     exp = client.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         sys.exit(f"no MLflow experiment '{EXPERIMENT}' at {tracking_uri()}: run the pipeline first")
-    if a.rows:
+    if a.rows or a.moses:
         import yaml
         from pathlib import Path
 
         from .fsutil import write_text
 
-        table = results_table(yaml.safe_load(Path(a.rows).read_text()), _runs_by(client, exp.experiment_id))
+        if a.moses:
+            table = moses_table(yaml.safe_load(Path(a.moses).read_text()), _runs_by(client, exp.experiment_id))
+            a.block = a.block if a.block != "results" else "moses"
+        else:
+            table = results_table(yaml.safe_load(Path(a.rows).read_text()), _runs_by(client, exp.experiment_id))
         if a.readme:
             write_text(a.readme, replace_block(Path(a.readme).read_text(), table, a.block))
-            print(f"results table of {a.rows} written into {a.readme}")
+            print(f"table of {a.rows or a.moses} written into {a.readme}")
         else:
             print(table)
         return
     runs = client.search_runs([exp.experiment_id], filter_string=a.filter, order_by=["attributes.start_time DESC"],
                               max_results=1000)
-    runs = [r for r in runs if "mlflow.parentRunId" not in r.data.tags][: a.last]
+    runs = [r for r in runs if r.data.tags.get("braingan.stage") not in ("evaluate", "search")][: a.last]
     text = markdown(runs)
     if a.out:
         from .fsutil import write_text

@@ -25,6 +25,8 @@ from .errors import ConfigError
 __all__ = ["Config", "ConfigError", "load", "from_dict", "section", "dump", "flatten", "override", "stable_hash"]
 
 
+# The least data a run can train and be evaluated on: a file or a param that leaves fewer is refused
+MIN_SMILES, MIN_DIGITS, MIN_LEN = 50, 100, 10  # molecules; digits (of all ten classes); symbols of max_len
 # Allowed values that code outside this file checks too (models.activate, the canvas, a generator file)
 ACTIVATIONS = ("softmax", "sigmoid", "per-task")
 CANVAS_MODES = ("resize", "pad")
@@ -63,7 +65,8 @@ class SmilesSource:
     url: str = text("", r"((https|file)://.+)?", "an https:// URL (or file:// for a local mirror)")
     sha256: str = text("", r"([0-9a-f]{64})?", "64 lower-case hex digits")  # required with source: url
     path: str = ""  # for source: path, or a local mirror of the stahl file
-    column: str = "SMILES"  # the SMILES column of a CSV
+    column: str = text("SMILES", r".+", "a column name (not empty)")  # the SMILES column of a CSV
+    split: str = choice("train", "train", "test", "test_scaffolds")  # source moses: the split to train on
 
 
 @dataclass
@@ -79,11 +82,12 @@ class Preprocess:
     canonical: bool = True  # RDKit canonical SMILES
     encoding: str = registered("selfies", "braingan.data.encodings:ENCODINGS")  # how a molecule is written
     tokens: str = registered("atoms", "braingan.data.encodings:TOKENIZERS")  # symbols of smiles/deepsmiles
-    max_len: int = num(60, 0)  # in symbols of the encoding; 0 = no limit
+    max_len: int = num(60, 0, 1000)  # in symbols of the encoding; 0 = no limit (else at least MIN_LEN)
     dedupe: bool = True
-    extra_pad: int = num(11, 0)  # canvas L = longest string + extra_pad (seed: 11), rounded up to /4
+    extra_pad: int = num(11, 0, 1000)  # canvas L = longest string + extra_pad (seed: 11), rounded up to /4
     canvas: str = choice("resize", *CANVAS_MODES)  # digits: resize to fill L x V, or zero-pad 28x28
-    max_digits: int = num(0, 0)  # keep this many MNIST images before the split; 0 = all
+    max_digits: int = num(0, 0)  # keep this many MNIST images before the split; 0 = all (else at least MIN_DIGITS)
+    max_smiles: int = num(0, 0)  # keep this many SMILES (a seeded random subset) before cleaning; 0 = all (else >= MIN_SMILES)
     heldout: float = num(0.1, 0.01, 0.9)  # held-out fraction, both tasks
 
 
@@ -93,59 +97,83 @@ class Model:
     family: str = registered("resnet", "braingan.models:FAMILIES")
     activation: str = choice("per-task", *ACTIVATIONS)
     conditioning: str = choice("task+class", "task", "task+class")
-    z_dim: int = num(64, 1)
-    dim: int = num(32, 1)  # resnet width
-    blocks: int = num(2, 1)  # resnet residual blocks
+    z_dim: int = num(64, 1, 4096)
+    dim: int = num(32, 1, 4096)  # resnet width
+    blocks: int = num(2, 1, 64)  # resnet residual blocks
     dropout: float = num(0.0, 0.0, 0.9)  # seed family only (2018: 0.4)
     # > 0: while training, SMILES rows are straight-through Gumbel-softmax samples at this
     # temperature (hard one-hot forward, soft gradient) instead of softmax rows; 0: softmax rows.
-    gumbel_tau: float = num(1.0, 0.0)
+    gumbel_tau: float = num(1.0, 0.0, 100.0)
     # > 0: the temperature decays exponentially from gumbel_tau to this over train.steps; 0: fixed
-    gumbel_tau_end: float = num(0.0, 0.0)
+    gumbel_tau_end: float = num(0.0, 0.0, 100.0)
+    # molecules end at their first pad: every row after it is pad, in training and sampling alike
+    end_of_string: bool = False
+    # the critic also reads the canvas as an image, through 2-D convolutions beside its 1-D body
+    critic_2d: bool = False
 
 
 @dataclass
 class Train:
     loss: str = registered("wgan-gp", "braingan.losses:LOSSES")
     tasks: str = choice("both", "both", "mnist", "smiles")
-    steps: int = num(20000, 1)  # generator updates, tasks taking turns
-    batch_size: int = num(32, 2)
-    n_critic: int = num(1, 1)
+    steps: int = num(20000, 1, 10_000_000)  # generator updates, tasks taking turns
+    batch_size: int = num(32, 2, 4096)
+    n_critic: int = num(1, 1, 100)
     lr_g: float = num(8e-4, 0.0, 1.0, lo_open=True)  # Adam learning rate of the generator
     lr_d: float = num(2.4e-3, 0.0, 1.0, lo_open=True)  # ... and of the critic (TTUR when they differ)
     beta1: float = num(0.5, 0.0, 1.0)
     beta2: float = num(0.9, 0.0, 1.0)
-    clip: float = num(0.01, 0.0)  # wgan-clip weight clipping
-    gp_lambda: float = num(10.0, 0.0)  # penalty weight: wgan-gp lambda, ns-r1 gamma
+    clip: float = num(0.01, 0.0, 10.0)  # wgan-clip weight clipping
+    gp_lambda: float = num(10.0, 0.0, 1e6)  # penalty weight: wgan-gp lambda, ns-r1 gamma
     critic_task_on: str = choice("real", "real", "real+fake")
-    gen_task_weight: float = num(0.5, 0.0)
-    log_every: int = num(10, 1)
-    sample_every: int = num(2000, 1)
-    checkpoint_every: int = num(1000, 1)
+    gen_task_weight: float = num(0.5, 0.0, 1e6)
+    log_every: int = num(10, 1, 10_000_000)
+    sample_every: int = num(2000, 1, 10_000_000)
+    checkpoint_every: int = num(1000, 1, 10_000_000)
     device: str = choice("auto", "auto", "cpu", "cuda")
-    threads: int = num(0, 0)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
+    threads: int = num(0, 0, 1024)  # torch CPU threads; 0 = all cores (cores // 2 inside a dvc queue)
     # torch.compile the generator and the critic (the critic step's gradient penalty runs the
     # critic eagerly: it needs a double backward, which compiled graphs do not support)
     compile: bool = False
+    # > 0: sample and save an exponential moving average of the generator's weights, this decay per update
+    ema: float = num(0.0, 0.0, 0.99999)  # (1 would never move from the initial weights)
+    # lazy regularisation: the penalty on every k-th critic update of a task, its weight times k
+    gp_every: int = num(1, 1, 1000)
+    # bf16: the networks' forward passes in bfloat16 (losses, penalty and optimiser state in fp32)
+    precision: str = choice("fp32", "fp32", "bf16")
+    # both learning rates: constant, or cosine decay to lr_end_ratio of their value over train.steps,
+    # after a linear warm-up over the first `warmup` steps (0: none)
+    lr_schedule: str = choice("constant", "constant", "cosine")
+    lr_end_ratio: float = num(0.1, 0.0, 1.0)
+    warmup: int = num(0, 0, 10_000_000)
 
 
 # ---------------------------------------------------------------- stage `classifier`
 @dataclass
 class Classifier:
-    epochs: int = num(15, 1)
-    batch_size: int = num(64, 1)
+    epochs: int = num(15, 1, 1000)
+    batch_size: int = num(64, 1, 65536)
     lr: float = num(1e-3, 0.0, 1.0, lo_open=True)
 
 
 # ---------------------------------------------------------------- stage `evaluate`
 @dataclass
 class Evaluate:
-    n_samples: int = num(1000, 10)
+    n_samples: int = num(1000, 10, 1_000_000)
     device: str = choice("auto", "auto", "cpu", "cuda")
     fcd: bool = True
-    distribution_max: int = num(2000, 10)  # FCD and KL score on at most this many valid molecules per set
-    ref_draws: int = num(5, 1)  # size-matched reference subsets drawn (FCD and Frechet references)
-    score_split: int = num(50, 2)  # samples per split of the classifier score, the same for every set scored
+    distribution_max: int = num(2000, 10, 1_000_000)  # FCD and KL score on at most this many valid molecules per set
+    # training molecules the distribution references read (descriptors, FCD pool): a seeded subset of
+    # at most this many; novelty is always against the whole training set
+    reference_max: int = num(20000, 100, 2_000_000)
+    # project: the metrics above; moses: also the MOSES metrics (needs fetch.smiles.source moses)
+    protocol: str = choice("project", "project", "moses")
+    moses_samples: int = num(30000, 100, 1_000_000)  # generated molecules the MOSES metrics read (MOSES: 30,000)
+    # 0: the whole MOSES test sets, as the benchmark's protocol says; > 0: a seeded subset of each
+    # (quick looks and tests only: the numbers are then not MOSES's, and metrics.json says so)
+    moses_reference_max: int = num(0, 0, 1_000_000)
+    ref_draws: int = num(5, 1, 100)  # size-matched reference subsets drawn (FCD and Frechet references)
+    score_split: int = num(50, 2, 100_000)  # samples per split of the classifier score, the same for every set scored
     # collapse rules (written next to each `collapsed` flag in metrics.json)
     collapse_top_share: float = num(0.5, 0.0, 1.0)  # SMILES: one output this common...
     collapse_pad_share: float = num(0.5, 0.0, 1.0)  # ...or this share all pad...
@@ -328,6 +356,20 @@ def _check_combinations(cfg: Config, sections) -> None:
             raise ConfigError("fetch.smiles.path: required when fetch.smiles.source is 'path' (a .csv or .smi file)")
         if s.source == "url" and not (s.url and s.sha256):
             raise ConfigError("fetch.smiles.url and fetch.smiles.sha256: both required when fetch.smiles.source is 'url'")
+        if s.split != "train" and s.source != "moses":
+            raise ConfigError(f"fetch.smiles.split: {s.split!r} is a split of the MOSES benchmark; it needs "
+                              f"fetch.smiles.source 'moses', not {s.source!r}")
+    if "preprocess" in sections:
+        p = cfg.preprocess
+        for key, value, least, what in (("max_len", p.max_len, MIN_LEN, "symbols: no drug-like molecule is shorter"),
+                                        ("max_digits", p.max_digits, MIN_DIGITS, "digits to train and evaluate on"),
+                                        ("max_smiles", p.max_smiles, MIN_SMILES, "molecules to train and evaluate on")):
+            if 0 < value < least:
+                raise ConfigError(f"preprocess.{key}: {value} is too small; allowed: 0 (no limit) or >= {least} "
+                                  f"({what})")
+    if {"fetch", "evaluate"} <= set(sections) and cfg.evaluate.protocol == "moses" and cfg.fetch.smiles.source != "moses":
+        raise ConfigError(f"evaluate.protocol: 'moses' measures against the MOSES test sets; it needs "
+                          f"fetch.smiles.source 'moses', not {cfg.fetch.smiles.source!r}")
     if "evaluate" in sections and cfg.evaluate.score_split > cfg.evaluate.n_samples:
         raise ConfigError(f"evaluate.score_split: {cfg.evaluate.score_split} is larger than evaluate.n_samples "
                           f"({cfg.evaluate.n_samples}); a split cannot hold more samples than there are")

@@ -5,7 +5,8 @@
 - Everything goes through MlflowClient with explicit run ids (no global active run), so
   the training run can be resumed after an interruption and `evaluate` can add to it.
 - SQLite writes retry on "database is locked" so concurrent queued runs lose nothing.
-- Credentials in a tracking URI are never printed or logged.
+- Credentials in a tracking URI are never printed or logged: they travel as MLflow's
+  MLFLOW_TRACKING_USERNAME / _PASSWORD (see `tracking_uri`).
 """
 from __future__ import annotations
 
@@ -33,7 +34,16 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+    """The store's URI without credentials: `http://user:pass@host` becomes `http://host` with
+    the user and password in MLFLOW_TRACKING_USERNAME / _PASSWORD, which MLflow sends as basic
+    auth, so no URI that MLflow prints or records carries a password."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username or "")
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password or "")
+        uri = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return uri
 
 
 def describe(cfg) -> str:
@@ -79,13 +89,19 @@ def _check_server(uri: str, parts, timeout: float, fix: str) -> None:
     user = urllib.parse.unquote(parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME", ""))
     password = urllib.parse.unquote(parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-    req = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health")
+    # an endpoint that needs the credentials where the server asks for them (`/health` never does);
+    # an experiment that does not exist yet answers 404 to an authorised client
+    query = urllib.parse.urlencode({"experiment_name": EXPERIMENT})
+    base = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query="", fragment="")).rstrip("/")
+    req = urllib.request.Request(f"{base}/api/2.0/mlflow/experiments/get-by-name?{query}")
     if user:
         req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     try:
         with urllib.request.urlopen(req, timeout=timeout):
             pass
     except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return
         what = "refused the credentials" if e.code in (401, 403) else f"answered HTTP {e.code}"
         raise TrackingError(f"MLflow tracking server {redact(uri)} {what}. {fix}") from None
     except Exception as e:  # noqa: BLE001 - any failure means the same to the user
