@@ -87,6 +87,9 @@ def main() -> None:
     ap.add_argument("--slice", type=float, default=20, help="seconds each configuration trains in its turn")
     ap.add_argument("--probe-every", type=int, default=500, help="steps between probe readings")
     ap.add_argument("--reference", help="a generator file whose probe readings are the thresholds")
+    ap.add_argument("--reference-is-today", action="store_true",
+                    help="--reference is today's final generator (from `braingan preset today` + dvc repro): "
+                         "today's time to quality is then its full training at its measured rate")
     ap.add_argument("--levers", default=str(ROOT / "benchmarks" / "levers.yaml"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "time_to_quality.json"))
     ap.add_argument("--doc", help="also write the table into this Markdown file, between <!-- ttq:start/end -->")
@@ -127,8 +130,10 @@ def main() -> None:
         ref = today.readings[-1]
         source = f"today's final readings (step {ref['step']}, {ref['train_s']:.0f} s)"
     result = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "budget_s": a.budget,
+              "reference_is_today_final": bool(a.reference and a.reference_is_today),
               "thresholds": {k: ref[k] for k in TARGETS if ref.get(k) is not None}, "threshold_source": source,
-              "rows": {r.name: {"overrides": r.overrides, "steps": r.step, "train_s": r.clock, "readings": r.readings}
+              "rows": {r.name: {"overrides": r.overrides, "steps": r.step, "train_s": r.clock, "readings": r.readings,
+                                "train_steps": r.cfg.train.steps}
                        for r in rows}}
     Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
     report(result, a.doc, "ttq")
@@ -139,9 +144,18 @@ def report(result: dict, doc: str | None, block: str) -> None:
     """The table of a run (its JSON): when each configuration first reaches the thresholds, and
     what it reached within the budget; printed, and written into `doc` between the block's markers."""
     thresholds, budget, rows = result["thresholds"], result["budget_s"], result["rows"]
-    t_today = (first_reaching(rows["today"]["readings"], thresholds) or {}).get("train_s")
+    today = rows["today"]
+    t_today = (first_reaching(today["readings"], thresholds) or {}).get("train_s")
+    today_note = ""
+    if t_today is None and result.get("reference_is_today_final"):
+        # today stopped at the budget; the thresholds are its final generator's, which it reaches at its
+        # last step: its time to quality is its full training at the rate measured in this run
+        t_today = today["train_steps"] * today["train_s"] / max(today["steps"], 1)
+        today_note = (f" Today stopped at the budget; its time to its own final quality is its "
+                      f"{today['train_steps']} steps at its rate in this run: {t_today:.0f} s.")
     lines = [f"`python benchmarks/time_to_quality.py {result['command']}` ({result['date']}). Thresholds "
-             f"({result['threshold_source']}): " + ", ".join(f"{k} >= {v:.3f}" for k, v in thresholds.items()), "",
+             f"({result['threshold_source']}): " + ", ".join(f"{k} >= {v:.3f}" for k, v in thresholds.items())
+             + "." + today_note, "",
              "| configuration | steps/s | reaches today's quality at | x today's time | "
              + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last 3 probes' mean)" for k in TARGETS)
              + " | probe cost |",
