@@ -158,7 +158,8 @@ def auth_server(tmp_path_factory):
     ini.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{d / 'auth.db'}\n"
                    "admin_username = admin\nadmin_password = admin-Pa55word-1\nauthorization_function = "
                    "mlflow.server.auth:authenticate_request_basic_auth\n")
-    env = {**run_env(), "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+    # MLflow's auth app signs its CSRF tokens with this key and refuses to start without one
+    env = {**run_env(), "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex()}
     log = open(d / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
                              "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}", "--artifacts-destination",
@@ -168,12 +169,13 @@ def auth_server(tmp_path_factory):
     import urllib.request
 
     deadline = time.time() + 180
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             urllib.request.urlopen(url + "/health", timeout=2)
             break
         except OSError:
             time.sleep(0.5)
+    assert proc.poll() is None, "the basic-auth server did not start:\n" + (d / "server.log").read_text()[-3000:]
     password = "s3cret-P4ss-word"
     from mlflow.server.auth.client import AuthServiceClient
 

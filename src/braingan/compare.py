@@ -57,14 +57,20 @@ def _fmt(metrics: dict, name: str, fmt: str = "{:.2f}") -> str:
     return "–" if v is None else fmt.format(v)
 
 
+def _left_out(row: dict) -> None:
+    """A row whose run this store lacks is not tabled; the command that makes it is said on stderr."""
+    print(f"braingan compare: no run in the store for {row['label']!r} ({row['command']}); row left out",
+          file=sys.stderr)
+
+
 def results_table(rows: list[dict], runs_by: dict) -> str:
     """The README's table: a row per entry, each from its run's metrics."""
     head = ["run", "command", *(h for h, _, _ in TABLE), "train s"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         run = runs_by(row)
-        if run is None:
-            out.append(f"| {row['label']} | `{row['command']}` | (no such run in the store) |")
+        if run is None:  # not measured in this store: left out of the table, said on stderr
+            _left_out(row)
             continue
         m = run.data.metrics
         cells = []
@@ -101,7 +107,7 @@ def moses_table(rows: list[dict], runs_by) -> str:
         else:
             run = runs_by(row)
             if run is None:
-                out.append(f"| {row['label']} | `{row['command']}` | (no such run in the store) |")
+                _left_out(row)
                 continue
             m = run.data.metrics
             vals = [m.get(f"eval.moses.{k}".replace("@", "_at_")) for _, k in MOSES]
@@ -112,14 +118,20 @@ def moses_table(rows: list[dict], runs_by) -> str:
 
 def _runs_by(client, exp_id: str):
     def find(row: dict):
-        if "run_id" in row:  # a run named by its id (e.g. a fresh clone's `dvc repro` of an earlier commit)
-            return client.get_run(row["run_id"])
-        if row.get("run") == "workspace":
+        from mlflow.exceptions import MlflowException
+
+        if "run_id" in row or row.get("run") == "workspace":
+            # a run named by its id (e.g. a fresh clone's `dvc repro` of an earlier commit), or the
+            # workspace's training run (results/train/mlflow.json), when this store has it
             import json
 
             from . import paths
 
-            return client.get_run(json.loads((paths.results("train") / "mlflow.json").read_text())["run_id"])
+            run_id = row.get("run_id") or json.loads((paths.results("train") / "mlflow.json").read_text())["run_id"]
+            try:
+                return client.get_run(run_id)
+            except MlflowException:
+                return None
         tag, value = next((t, row[k]) for k, t in (("exp", "dvc.exp_name"), ("tag", None), ("search", "braingan.search"))
                           if k in row)
         if tag is None:  # `tag: {name: value}`

@@ -5,6 +5,8 @@ outside the allowed set or range, or a non-finite number raises ConfigError nami
 key, the bad value and what is allowed, before any work starts and before anything is
 written. Names that select an implementation (`model.family`, `train.loss`, ...) are
 allowed exactly when their registry holds them (see `registry.py`).
+Longer than most modules because every params section is here, each field beside its
+default, its bounds and the reason for them: the one page a user reads to know a param.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ V columns (vocabulary symbols / image columns). Conv1D layers run along L with V
 input channels, as in the 2018 Keras code. Generators return *logits* [N, L, V];
 `activate` applies the output activation. Critics return named outputs:
 {"score": [N], "task": [N, 2], "class": [N, 10] (only with task+class conditioning)}.
+Both families and their shared layers live together so that a registry name maps to code
+a reader can compare side by side.
 """
 from __future__ import annotations
 

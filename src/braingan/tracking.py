@@ -7,6 +7,8 @@
 - SQLite writes retry on "database is locked" so concurrent queued runs lose nothing.
 - Credentials in a tracking URI are never printed or logged: they travel as MLflow's
   MLFLOW_TRACKING_USERNAME / _PASSWORD (see `tracking_uri`).
+One module because these rules hold for every writer (training, evaluation, search): split,
+each writer would need to repeat them.
 """
 from __future__ import annotations
 

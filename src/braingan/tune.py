@@ -20,7 +20,8 @@ preprocessing a trial asks for). It reports the probes to Tune at every probe st
 checkpoint, so a preempted or failed trial resumes there, and is one MLflow run nested under
 the search's run, tagged with the search name, its overrides and its Ray trial id. At the end
 the best trial is printed as the `dvc exp run -S ...` that makes it a DVC experiment
-(`--promote` runs it).
+(`--promote` runs it). The space, the trial and the cluster checks are kept in one file: each
+is a few functions, and a reader follows a search from its command line to its trials here.
 """
 from __future__ import annotations
 

