@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -72,6 +73,27 @@ def dvc(repo: Path, *args, check=True, timeout=900, env: dict | None = None) -> 
     if check and p.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
     return p
+
+
+def queue_start(repo: Path, jobs: int, env: dict | None = None) -> None:
+    """`dvc queue start -j JOBS`, returning once the workers are started. Not through dvc():
+    the workers inherit the command's pipes, and reading captured pipes waits for the queue
+    to empty."""
+    subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)], cwd=repo,
+                   env={**run_env(repo), **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True, timeout=120)
+
+
+def until_queue_empty(repo: Path, timeout: float = 900, only: str | None = None, env: dict | None = None) -> str:
+    """Wait until no task (or the task named `only`) is queued or running; `dvc queue status`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = dvc(repo, "queue", "status", env=env).stdout
+        lines = [x for x in status.splitlines() if only is None or f" {only} " in x]
+        if not any(w in x for x in lines for w in ("Queued", "Running")):
+            return status
+        time.sleep(2)
+    raise AssertionError(f"the queue did not empty in {timeout:.0f} s:\n{status}")
 
 
 def tree(d: Path, skip: tuple[str, ...] = ()) -> dict:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import dvc, make_repo, run_env, tiny_params
+from helpers import dvc, make_repo, queue_start, run_env, tiny_params, until_queue_empty
 
 pytestmark = pytest.mark.e2e
 
@@ -85,12 +85,8 @@ def test_eight_queued_experiments_land_complete(tmp_path, store, request):
     for name, setting in VARIANTS.items():
         dvc(r, "exp", "run", "--queue", "-n", name, "-S", setting, env=env)
     t0 = time.time()
-    dvc(r, "queue", "start", "-j", "2", env=env)
-    while time.time() - t0 < 1200:
-        status = dvc(r, "queue", "status", env=env).stdout
-        if not any(w in status for w in ("Queued", "Running")):
-            break
-        time.sleep(3)
+    queue_start(r, 2, env)
+    status = until_queue_empty(r, timeout=1800, env=env)
     print(f"8 queued experiments with -j 2 ({store}): {time.time() - t0:.0f} s")
     assert "Failed" not in status, status + "\n" + "\n".join(
         dvc(r, "queue", "logs", n, check=False).stdout[-3000:] for n in VARIANTS)

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from helpers import dvc, make_repo, mlflow_runs, run_env, tiny_params, tree
+from helpers import dvc, make_repo, mlflow_runs, queue_start, run_env, tiny_params, tree, until_queue_empty
 
 pytestmark = pytest.mark.e2e
 
@@ -79,13 +79,11 @@ def test_a_killed_queue_worker_leaves_nothing_running_and_the_experiment_runs_ag
     r = make_repo(tmp_path, tiny_params(**{**STOPPABLE, "train.steps": 3000, "train.sample_every": 1000,
                                            "train.checkpoint_every": 1000}))
     dvc(r, "exp", "run", "--queue", "-n", "done-first", "-S", "train.steps=20")
-    dvc(r, "queue", "start", "-j", "1")
-    _until_queue_empty(r)
+    queue_start(r, 1)
+    until_queue_empty(r)
     finished = json.loads(dvc(r, "exp", "show", "--json").stdout)
     dvc(r, "exp", "run", "--queue", "-n", "killed", "-S", "model.activation=sigmoid")
-    # not through dvc(): its worker inherits captured pipes, and reading them would wait for the queue to empty
-    subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], cwd=r, env=run_env(r),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=120)
+    queue_start(r, 1)
     deadline = time.time() + 600
     pid = None
     while pid is None and time.time() < deadline:
@@ -101,9 +99,9 @@ def test_a_killed_queue_worker_leaves_nothing_running_and_the_experiment_runs_ag
     os.killpg(os.getpgid(worker), signal.SIGKILL)  # the worker and what it started, without warning
     time.sleep(2)
     dvc(r, "exp", "run", "--queue", "-n", "killed-again", "-S", "model.activation=sigmoid")
-    dvc(r, "queue", "start", "-j", "1")
+    queue_start(r, 1)
     # DVC itself keeps listing the killed task as Running (its worker never reported back)
-    _until_queue_empty(r, only="killed-again")
+    until_queue_empty(r, only="killed-again")
     _, runs = mlflow_runs(r)
     assert not [x for x in runs if x.info.status == "RUNNING"]
     again = [x for x in runs if x.data.tags.get("dvc.exp_name") == "killed-again" and "mlflow.parentRunId" not in
@@ -132,18 +130,6 @@ def _queue_worker_of(pid: int) -> int:
             return pid
         pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     raise AssertionError("no dvc queue worker above the training process")
-
-
-def _until_queue_empty(r, timeout=900, only=None):
-    """Until no task (or the task named `only`) is queued or running."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = dvc(r, "queue", "status").stdout
-        lines = [x for x in status.splitlines() if only is None or f" {only} " in x]
-        if not any(w in x for x in lines for w in ("Queued", "Running")):
-            return status
-        time.sleep(2)
-    raise AssertionError("the queue did not empty")
 
 
 # ---------------------------------------------------------------- credentials, end to end

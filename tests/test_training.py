@@ -2,6 +2,8 @@
 generator file, and what lands in MLflow (against a temporary SQLite store)."""
 import csv
 import hashlib
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -73,16 +75,47 @@ def test_first_logged_losses_equal_a_step_computed_by_hand(tmp_path, data):
     assert float(row["d_loss_mnist"]) == pytest.approx(d_loss.item(), rel=1e-4)
 
 
-def test_resume_continues_exactly_where_it_stopped(tmp_path, data):
-    _, full = _train(tmp_path / "full", data, **{"train.steps": 8, "train.checkpoint_every": 4})
-    # first half, as if killed after the checkpoint at step 4: same dirs, then train to 8
-    _train(tmp_path / "part", data, **{"train.steps": 4, "train.checkpoint_every": 4})
-    (tmp_path / "part" / "out" / "samples").rename(tmp_path / "part" / "samples-before")  # as DVC deletes outputs
-    m, resumed = _train(tmp_path / "part", data, **{"train.steps": 8, "train.checkpoint_every": 4})
-    assert m["resumed_from"] == 4 and m["steps"] == 8
+class _CtrlCAt(TrainingRecorder):
+    """A recorder that sends its own process SIGINT (as Ctrl-C does) when training reaches `at`."""
+
+    def __init__(self, at, **kw):
+        super().__init__(**kw)
+        self.at = at
+
+    def log(self, step, group, values):
+        super().log(step, group, values)
+        self._maybe_stop(step)
+
+    def sampled(self, step, files):
+        super().sampled(step, files)
+        self._maybe_stop(step)
+
+    def _maybe_stop(self, step):
+        if step == self.at:
+            self.at = None  # once: a second Ctrl-C stops at once
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("stop", [4, 3], ids=["at-a-log-step", "one-step-before-a-log-step"])
+def test_resume_continues_exactly_where_it_stopped(tmp_path, data, stop):
+    """Ctrl-C at step `stop`, then `dvc repro` again. Resumed at 3, the first step (index 3)
+    trains only the SMILES task, yet the row logged at step 4 has both tasks' losses."""
+    over = {"train.steps": 8, "train.checkpoint_every": 4}
+    full_m, full = _train(tmp_path / "full", data, **over)
+    cfg = from_dict(tiny_params(**over), STAGES["train"], "train")
+    part = tmp_path / "part"
+    with pytest.raises(training.Stopped, match=f"stopped at step {stop}"):
+        with _CtrlCAt(stop, out=part / "out", model_path=part / "g.pt", run=Run(enabled=False)) as rec:
+            training.run(cfg, data, classifier.load(data.clf), observer=rec, ckpt_dir=part / "ckpt")
+    (part / "out" / "samples").rename(part / "samples-before")  # as DVC deletes outputs
+    m, resumed = _train(part, data, **over)
+    assert m["resumed_from"] == stop and m["steps"] == 8
     losses_only = lambda h: [{k: v for k, v in r.items() if "_" in k and k.split("_")[0] in  # noqa: E731
-                              ("wdist", "gp", "d", "g", "critic")} for r in h if r.get("d_loss_mnist")]
+                              ("wdist", "gp", "d", "g", "critic")} for r in h if r.get("d_loss_smiles")]
     assert losses_only(resumed) == losses_only(full) and len(losses_only(full)) == 4
+    assert all(r["wdist_mnist"] and r["wdist_smiles"] for r in losses_only(resumed))
+    assert {k: v for k, v in m.items() if k.startswith("final_")} == {
+        k: v for k, v in full_m.items() if k.startswith("final_")}
     before = {p.name: p.read_bytes() for p in (tmp_path / "part" / "samples-before").iterdir()}
     after = {p.name: p.read_bytes() for p in (tmp_path / "part" / "out" / "samples").iterdir()}
     assert before and all(name.endswith(".png") for name in after)  # pictures only: a `dvc plots` folder

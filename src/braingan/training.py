@@ -145,6 +145,7 @@ class _Progress:
     step: int = 0
     history: list = field(default_factory=list)  # one row of floats per log_every steps
     samples: dict = field(default_factory=dict)  # file name -> bytes of the sample files written so far
+    latest: dict = field(default_factory=dict)  # per-task latest losses: a resumed run's first log row needs every task
     observer: dict = field(default_factory=dict)  # the observer's state (its MLflow run, ...)
     elapsed: float = 0.0
 
@@ -173,7 +174,7 @@ def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None 
     observer.begin(Start(cfg, data, n_g, n_d, device, prog.step, list(prog.history), dict(prog.samples),
                          dict(prog.observer)))
     # ---- loop
-    latest: dict[str, torch.Tensor] = {}  # per-task latest losses, read (host sync) every log_every steps
+    latest: dict = dict(prog.latest)  # per-task latest losses (tensors: read, a host sync, every log_every steps)
     start, t_start = prog.step, time.time()
     t0 = t_start
     with _StopFlag() as stop:
@@ -203,6 +204,7 @@ def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None 
                 prog.step, prog.elapsed = done, prog.elapsed + time.time() - t0
                 t0 = time.time()
                 prog.observer = observer.state()
+                prog.latest = {k: float(v) for k, v in latest.items()}
                 checkpoint.save(ckpt_dir, done, {**gan.state_dict(), **prog.__dict__, "digest": key})
                 observer.checkpointed(done, prog.history)
             if stop.set:
@@ -236,7 +238,7 @@ def _resume(gan: GAN, state: dict | None, steps: int) -> _Progress:
     if state is None:
         return _Progress()
     gan.load_state_dict(state)
-    prog = _Progress(**{k: state[k] for k in _Progress.__dataclass_fields__})
+    prog = _Progress(**{k: state[k] for k in _Progress.__dataclass_fields__ if k in state})
     prog.history, prog.samples, prog.observer = list(prog.history), dict(prog.samples), dict(prog.observer)
     print(f"braingan train: resuming from the checkpoint at step {prog.step} of {steps}", file=sys.stderr)
     return prog
