@@ -61,7 +61,7 @@ class Row:
 
     def train_for(self, seconds: float) -> None:
         torch.set_rng_state(self.rng_state)
-        tasks = training.TASKS[self.cfg.train.tasks]
+        tasks = training.TRAINED_TASKS[self.cfg.train.tasks]
         t0 = time.perf_counter()
         while not self.done and time.perf_counter() - t0 < seconds:
             self.gan.step(self.step, tasks[self.step % len(tasks)])

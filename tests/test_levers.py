@@ -90,7 +90,7 @@ def test_lazy_penalty_lands_on_every_kth_critic_update_of_each_task(data, monkey
                         lambda *a, penalty_weight, **k: weights.append(penalty_weight) or real_loss(
                             *a, penalty_weight=penalty_weight, **k))
     for step in range(6):
-        gan.step(step, training.TASKS["both"][step % 2])
+        gan.step(step, training.TRAINED_TASKS["both"][step % 2])
     # steps 0..5 alternate mnist/smiles; each task's critic updates 0, 1, 2: penalty on 0 and 2, weight 2
     assert weights == [2.0, 2.0, 0.0, 0.0, 2.0, 2.0]
 

@@ -21,7 +21,8 @@ from .levers import InBF16, bf16_supported, ema_decay, ema_update, lr_factor
 from .models import MNIST, SMILES
 from .sampling import fake_batch
 
-TASKS = {"both": (MNIST, SMILES), "mnist": (MNIST,), "smiles": (SMILES,)}
+# train.tasks -> the task ids it trains, in the order the loop alternates them
+TRAINED_TASKS = {"both": (MNIST, SMILES), "mnist": (MNIST,), "smiles": (SMILES,)}
 
 
 class RealData:
@@ -109,7 +110,7 @@ class GAN:
         for opt, lr in ((self.opt_g, tc.lr_g), (self.opt_d, tc.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * factor
-        n_tasks = len(TASKS[tc.tasks])
+        n_tasks = len(TRAINED_TASKS[tc.tasks])
         for i in range(tc.n_critic):
             logs = train_critic(self, task, update=(step // n_tasks) * tc.n_critic + i)
         logs = {**logs, **train_generator(self, task)}
@@ -135,7 +136,7 @@ class GAN:
         """The generator being trained (its moving average, with train.ema), as a `Generator`
         that shares its weights."""
         return Generator(self.G_ema if self.G_ema is not None else self.G, self.cfg.model, data.vocab, data.shape,
-                         data.mode, TASKS[self.cfg.train.tasks], step, self.device)
+                         data.mode, TRAINED_TASKS[self.cfg.train.tasks], step, self.device)
 
 
 def _compiled(G, D, cfg: Config, shape, device):

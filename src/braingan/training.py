@@ -29,7 +29,7 @@ from .config import Config, stable_hash
 from .data.dataset import Processed
 from .device import cpu_threads, memory_bytes, pick_device
 from .fsutil import figure_png
-from .gan import GAN, TASKS, RealData
+from .gan import GAN, TRAINED_TASKS, RealData
 from .generator import Generator
 from .models import MNIST, SMILES, task_name
 from .probes import Probes
@@ -158,7 +158,7 @@ def run(cfg: Config, data: Processed, classifier_net, observer: Observer | None 
 
     observer = observer or Observer()
     # ---- set up
-    tc, tasks = cfg.train, TASKS[cfg.train.tasks]
+    tc, tasks = cfg.train, TRAINED_TASKS[cfg.train.tasks]
     torch.set_num_threads(cpu_threads(tc.threads))
     device = pick_device(tc.device, "train.device")
     models.check_fits(cfg.model, data.shape, memory_bytes())
