@@ -1,6 +1,7 @@
 """Records a training run: results/train/ and the training run in MLflow (see recorder/__init__.py)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from .. import paths, pyfunc, training
@@ -134,11 +135,13 @@ def log_datasets(uri: str, run_id: str, data: Processed) -> None:
     src = data.meta["params"].get("fetch", {})
     enc = data.meta["encoding"]
     folder = Path(paths.PROCESSED).resolve()
-    sets = [
-        mlflow.data.from_numpy(data.train_images, targets=data.train_labels, source=str(folder / "mnist.npz"),
-                               name=f"mnist-train ({src.get('mnist', {}).get('source', '?')})"),
-        mlflow.data.from_pandas(pd.DataFrame({"smiles": data.smiles_train}), source=str(folder / "smiles_train.txt"),
-                                name=f"smiles-train ({src.get('smiles', {}).get('source', '?')}, {enc['encoding']})"),
-    ]
+    with warnings.catch_warnings():  # MLflow registers its local file source twice and warns that a path matches both
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        sets = [
+            mlflow.data.from_numpy(data.train_images, targets=data.train_labels, source=str(folder / "mnist.npz"),
+                                   name=f"mnist-train ({src.get('mnist', {}).get('source', '?')})"),
+            mlflow.data.from_pandas(pd.DataFrame({"smiles": data.smiles_train}), source=str(folder / "smiles_train.txt"),
+                                    name=f"smiles-train ({src.get('smiles', {}).get('source', '?')}, {enc['encoding']})"),
+        ]
     MlflowClient(uri).log_inputs(run_id, datasets=[
         DatasetInput(ds._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, "training")]) for ds in sets])
