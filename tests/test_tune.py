@@ -67,12 +67,17 @@ def workspace(tmp_path_factory):
 
 
 @pytest.mark.e2e
-def test_a_bad_space_through_the_command_exits_2_and_starts_nothing(workspace):
-    (workspace / "bad.yaml").write_text("train.lr_g: {uniform: [0.003, 0.0001]}\n")
+@pytest.mark.parametrize("space, options, message", [
+    ("train.lr_g: {uniform: [0.003, 0.0001]}", [], "bad.yaml: train.lr_g: uniform low 0.003 is above high 0.0001"),
+    ("train.lr_g: 0.001", ["--reduction-factor", "1"], "--reduction-factor must be at least 2 (1 in N trials goes on), got 1"),
+    ("train.lr_g: 0.001", ["--grace-steps", "0"],
+     "--samples, --cpus-per-trial, --budget-steps and --grace-steps must be at least 1"),
+], ids=["space", "reduction-factor", "grace-steps"])
+def test_a_bad_space_or_option_through_the_command_exits_2_and_starts_nothing(workspace, space, options, message):
+    (workspace / "bad.yaml").write_text(space + "\n")
     before = sorted(p.name for p in workspace.iterdir())
-    p = _tune(workspace, "bad.yaml", check=False)
-    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
-        "braingan tune: error: bad.yaml: train.lr_g: uniform low 0.003 is above high 0.0001"], p.stderr
+    p = _tune(workspace, "bad.yaml", *options, check=False)
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [f"braingan tune: error: {message}"], p.stderr
     assert sorted(p.name for p in workspace.iterdir()) == before  # no store, no Ray session, no data/tune
     assert not (workspace / "data" / "tune").exists()
 
@@ -92,11 +97,15 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
     trials = [r for r in mine if r is not parent]
     assert len(trials) == 4 and parent.info.status == "FINISHED"
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trials)
-    assert {r.info.status for r in trials} <= {"FINISHED", "KILLED"}
     steps = {r.info.run_id: [m.step for m in c.get_metric_history(r.info.run_id, "monitor.probe_s")] for r in trials}
     assert all(s and s[0] == 5 for s in steps.values())  # every trial's probe curve from its first probe
     stopped = [r for r in trials if max(steps[r.info.run_id]) < 40]
     assert stopped and all(r.data.tags.get("braingan.stopped_early") == "true" for r in stopped), steps
+    assert all(max(steps[r.info.run_id]) == 10 for r in stopped)  # at the first rung: a quarter of the budget
+    # stopped trials are KILLED; those that trained the budget FINISHED (ASHA's stop at max_t comes after the run ends)
+    assert {r.info.run_id: r.info.status for r in trials} == {
+        r.info.run_id: "KILLED" if r in stopped else "FINISHED" for r in trials}
+    assert (parent.data.params["grace_steps"], parent.data.params["reduction_factor"]) == ("10", "4")
     assert {r.data.params["train.lr_g"] for r in trials} == {"0.0001", "0.0004", "0.0016", "0.0064"}
     best = parent.data.tags["braingan.best_trial"]
     assert best in {r.data.tags["ray.trial_id"] for r in trials}

@@ -150,6 +150,8 @@ def trial(config: dict) -> None:
             "ray.trial_id": tune.get_context().get_trial_id(), "ray.node_id": ray.get_runtime_context().get_node_id(),
             "mlflow.parentRunId": ctx["parent"]}
 
+    final = []
+
     class Reporter(TrainingRecorder):
         """The training recorder (files and MLflow) that also reports each probe step to Tune."""
 
@@ -160,10 +162,15 @@ def trial(config: dict) -> None:
             metrics = {"step": step, **{k: v for k, v in row.items() if k != "step"}}
             if q is not None:
                 metrics["quality"] = q
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
+            if step == cfg.train.steps:  # reported once the run is closed: ASHA stops a trial at its last step
+                final.append(metrics)
+            else:
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
     with Reporter(out=here / "out", model_path=here / "generator.pt", run=Run(tags=tags), log_model=False) as rec:
         rec.finish(training.run(cfg, data, classifier.load(root / paths.CLASSIFIER), observer=rec, ckpt_dir=ckpt_dir))
+    for metrics in final:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt_dir)))
 
 
 # ---------------------------------------------------------------- the driver
@@ -177,6 +184,11 @@ def main(argv=None) -> None:
     ap.add_argument("--budget-steps", type=int, help="train.steps of every trial (default: params.yaml's)")
     ap.add_argument("--probe-every", type=int, help="steps between probes / reports (default: budget / 10)")
     ap.add_argument("--cpus-per-trial", type=int, default=1)
+    ap.add_argument("--grace-steps", type=int, help="ASHA: steps every trial trains before it can be stopped "
+                                                    "(default: a quarter of the budget; the probes of short runs "
+                                                    "rank configurations by noise before their curves part)")
+    ap.add_argument("--reduction-factor", type=int, default=4,
+                    help="ASHA: 1 in this many trials goes on at each rung (default 4, as Ray's)")
     ap.add_argument("--metric", default="quality", help="what ranks trials: quality (the mean of the digit score "
                                                        "ratio and KL score probes) or a probe name")
     ap.add_argument("--name", help="the search's name (default: the space file's name)")
@@ -194,8 +206,10 @@ def run_search(a) -> None:
     root = repo_root()
     params = read_params(root / "params.yaml")
     space = read_space(a.space, params)
-    if a.samples < 1 or a.cpus_per_trial < 1 or (a.budget_steps is not None and a.budget_steps < 1):
-        raise ConfigError("--samples, --cpus-per-trial and --budget-steps must be at least 1")
+    if a.samples < 1 or a.cpus_per_trial < 1 or any(x is not None and x < 1 for x in (a.budget_steps, a.grace_steps)):
+        raise ConfigError("--samples, --cpus-per-trial, --budget-steps and --grace-steps must be at least 1")
+    if a.reduction_factor < 2:
+        raise ConfigError(f"--reduction-factor must be at least 2 (1 in N trials goes on), got {a.reduction_factor}")
     steps = a.budget_steps or from_dict(params).train.steps
     every = a.probe_every or max(1, steps // 10)
     fixed = {"train.steps": steps, "train.sample_every": every, "train.checkpoint_every": every,
@@ -222,8 +236,10 @@ def run_search(a) -> None:
                           f"({redact(uri)}): trials on other machines cannot reach it. Start the team server "
                           "(braingan server) and set MLFLOW_TRACKING_URI=http://<server>:<port>")
     parent = Run(tags={"braingan.search": name})
+    a.grace_steps = a.grace_steps or max(1, steps // 4)
+    asha = {"grace_steps": a.grace_steps, "reduction_factor": a.reduction_factor} if a.scheduler == "asha" else {}
     parent.start(name=f"search-{name}", params={"space": json.dumps(space, sort_keys=True), "samples": a.samples,
-                                                 "scheduler": a.scheduler, **fixed},
+                                                 "scheduler": a.scheduler, **asha, **fixed},
                  tags={**context_tags(), "braingan.stage": "search", "mlflow.source.name": "braingan tune"})
     status = "FAILED"
     try:
@@ -255,7 +271,8 @@ def _fit(a, root: Path, params: dict, space: dict, fixed: dict, name: str, paren
 
     ctx = {"root": str(root), "params": params, "fixed": fixed, "search": name, "parent": parent,
            "metric": a.metric}
-    scheduler = (ASHAScheduler(time_attr="step", max_t=steps, grace_period=max(1, steps // 4), reduction_factor=2)
+    scheduler = (ASHAScheduler(time_attr="step", max_t=steps, grace_period=a.grace_steps,
+                               reduction_factor=a.reduction_factor)
                  if a.scheduler == "asha" else FIFOScheduler())
     tuner = tune.Tuner(
         tune.with_resources(trial, {"cpu": a.cpus_per_trial}),
