@@ -132,7 +132,7 @@ def main() -> None:
         lines.append("| " + " | ".join(str(c[k]) for k in varied) + " | "
                      + " | ".join(f"{t['quality'][x]:.3f}" for x in steps) + " |")
     print("\n".join(lines))
-    (ROOT / "benchmarks" / "tune_asha.json").write_text(json.dumps(out, indent=1) + "\n")
+    (ROOT / "benchmarks" / "results" / "tune_asha.json").write_text(json.dumps(out, indent=1) + "\n")
     if a.doc:
         from braingan.compare import replace_block
 
