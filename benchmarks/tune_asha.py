@@ -34,15 +34,21 @@ def search(space: str, name: str, scheduler: str, a, grace: int | None = None) -
                     *(["--grace-steps", str(grace)] if grace else []), "--name", name], cwd=ROOT, check=True)
 
 
-def trials(name: str) -> list[dict]:
+def search_runs(name: str):
+    """The store's client and the runs of search `name`: its parent run and its trials."""
     from mlflow.tracking import MlflowClient
 
     from braingan.tracking import EXPERIMENT, tracking_uri
 
     c = MlflowClient(tracking_uri())
     exp = c.get_experiment_by_name(EXPERIMENT)
+    return c, c.search_runs([exp.experiment_id], f"tags.`braingan.search` = '{name}'", max_results=1000)
+
+
+def trials(name: str) -> list[dict]:
+    c, runs = search_runs(name)
     out = []
-    for r in c.search_runs([exp.experiment_id], f"tags.`braingan.search` = '{name}'", max_results=1000):
+    for r in runs:
         if "ray.trial_id" not in r.data.tags:
             continue
         quality = c.get_metric_history(r.info.run_id, "monitor.probe_s")
@@ -58,13 +64,7 @@ def trials(name: str) -> list[dict]:
 
 
 def parent_params(name: str) -> dict:
-    from mlflow.tracking import MlflowClient
-
-    from braingan.tracking import EXPERIMENT, tracking_uri
-
-    c = MlflowClient(tracking_uri())
-    exp = c.get_experiment_by_name(EXPERIMENT)
-    (r,) = c.search_runs([exp.experiment_id], f"tags.`braingan.search` = '{name}' and tags.`braingan.stage` = 'search'")
+    (r,) = [r for r in search_runs(name)[1] if r.data.tags.get("braingan.stage") == "search"]
     return r.data.params
 
 

@@ -212,6 +212,7 @@ def run_search(a) -> None:
         raise ConfigError(f"--reduction-factor must be at least 2 (1 in N trials goes on), got {a.reduction_factor}")
     steps = a.budget_steps or from_dict(params).train.steps
     every = a.probe_every or max(1, steps // 10)
+    a.grace_steps = a.grace_steps or max(1, steps // 4)  # ASHA's first rung
     fixed = {"train.steps": steps, "train.sample_every": every, "train.checkpoint_every": every,
              "train.threads": a.cpus_per_trial}
     for k, v in fixed.items():
@@ -236,7 +237,6 @@ def run_search(a) -> None:
                           f"({redact(uri)}): trials on other machines cannot reach it. Start the team server "
                           "(braingan server) and set MLFLOW_TRACKING_URI=http://<server>:<port>")
     parent = Run(tags={"braingan.search": name})
-    a.grace_steps = a.grace_steps or max(1, steps // 4)
     asha = {"grace_steps": a.grace_steps, "reduction_factor": a.reduction_factor} if a.scheduler == "asha" else {}
     parent.start(name=f"search-{name}", params={"space": json.dumps(space, sort_keys=True), "samples": a.samples,
                                                  "scheduler": a.scheduler, **asha, **fixed},
