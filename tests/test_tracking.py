@@ -58,6 +58,34 @@ def test_credentials_from_mlflow_environment_variables(auth_server, monkeypatch)
     tracking.check_uri(f"http://127.0.0.1:{auth_server}")
 
 
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """A server that takes 6 s to answer, as a basic-auth server on a busy machine does."""
+
+    def do_GET(self):  # noqa: N802
+        time.sleep(6)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_a_slow_server_is_waited_for_as_long_as_mlflow_waits(monkeypatch):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+        tracking.check_uri(f"http://127.0.0.1:{srv.server_address[1]}")  # within MLflow's default 30 s
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+        with pytest.raises(TrackingError, match=r"is not reachable \(timed out\)"):
+            tracking.check_uri(f"http://127.0.0.1:{srv.server_address[1]}")
+    finally:
+        srv.shutdown()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30s")
+    with pytest.raises(TrackingError, match="MLFLOW_HTTP_REQUEST_TIMEOUT='30s' is not a number of seconds"):
+        tracking.check_uri("http://127.0.0.1:9")
+
+
 @pytest.mark.parametrize("make_uri, message", [
     (lambda d: str(d), "is a plain path: MLflow 3's file store no longer takes new runs"),
     (lambda d: "mlruns", "is a plain path"),

@@ -66,14 +66,17 @@ def redact(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
-def check_uri(uri: str, timeout: float = 5.0) -> None:
-    """Fail within seconds, with a clear message, on a tracking URI that cannot work: a
-    server that does not answer (or refuses the credentials), a plain path (MLflow 3's
-    file store takes no new runs), an SQLite file whose folder is missing or is a folder."""
+def check_uri(uri: str) -> None:
+    """Fail early, with a clear message, on a tracking URI that cannot work: a server that
+    does not answer (or refuses the credentials), a plain path (MLflow 3's file store takes
+    no new runs), an SQLite file whose folder is missing or is a folder. A server is given
+    as long as MLflow gives its own requests (`MLFLOW_HTTP_REQUEST_TIMEOUT`, default 30 s):
+    a basic-auth server hashes the password on every request, and on a busy machine that
+    outlasts a few seconds; a refused connection fails at once whatever the timeout."""
     parts = urllib.parse.urlsplit(uri)
     fix = "Fix MLFLOW_TRACKING_URI, or unset it to use the local SQLite store."
     if parts.scheme in ("http", "https"):
-        _check_server(uri, parts, timeout, fix)
+        _check_server(uri, parts, fix)
     elif parts.scheme == "sqlite":
         db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
         if db is None or not str(db) or db.is_dir() or not db.parent.is_dir():
@@ -84,9 +87,14 @@ def check_uri(uri: str, timeout: float = 5.0) -> None:
                             f"takes new runs; use sqlite:///<folder>/mlflow.db or a server URL. {fix}")
 
 
-def _check_server(uri: str, parts, timeout: float, fix: str) -> None:
+def _check_server(uri: str, parts, fix: str) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    try:
+        timeout = float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    except ValueError:
+        raise TrackingError(f"MLFLOW_HTTP_REQUEST_TIMEOUT={os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT']!r} "
+                            "is not a number of seconds (e.g. 30).") from None
     # urllib does not send the user:password of a URL; MLflow does (as basic auth), so must we
     user = urllib.parse.unquote(parts.username or os.environ.get("MLFLOW_TRACKING_USERNAME", ""))
     password = urllib.parse.unquote(parts.password or os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
