@@ -231,3 +231,10 @@ def test_an_undeclared_section_names_itself_and_lets_dunder_lookups_fail_plainly
     assert e.value.args == ("__deepcopy__",)
     with pytest.raises(AttributeError, match=r"stage 'evaluate' reads params section 'train' \(train.lr_g\)"):
         u.lr_g  # noqa: B018
+
+
+def test_dump_keeps_the_params_file_order():
+    # sections and keys in the order params.yaml and the dataclasses give them, not sorted
+    d = yaml.safe_load(config.dump(Config()))
+    assert list(d) == ["seed", "fetch", "preprocess", "model", "train", "classifier", "evaluate"]
+    assert list(d["train"]) == list(Config().to_dict()["train"]) != sorted(d["train"])

@@ -248,6 +248,10 @@ def test_read_smi_and_csv(tmp_path):
     (tmp_path / "b.csv").write_text("name,smi\nx,CCO\ny,\nz,CCN\n")
     r = read_smiles_file(tmp_path / "b.csv", "smi")
     assert r.smiles == ["CCO", "CCN"] and r.blank == 1
+    (tmp_path / "c.tsv").write_text("name\tsmi\nx,y\tCCO\n")  # a comma inside a tab-separated field
+    assert read_smiles_file(tmp_path / "c.tsv", "smi").smiles == ["CCO"]
+    (tmp_path / "d.CSV.gz").write_bytes(gzip.compress(b"smi\nCCN\n"))  # the suffix under .gz, in any case
+    assert read_smiles_file(tmp_path / "d.CSV.gz", "smi").smiles == ["CCN"]
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -334,6 +338,12 @@ def test_mnist_idx_folder_and_npz(tmp_path):
     (tmp_path / "bad.idx").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
     with pytest.raises(DataError, match="truncated"):
         read_idx(tmp_path / "bad.idx")
+    (tmp_path / "header.idx").write_bytes(b"\x00\x00\x08\x01")  # the magic number, then nothing
+    with pytest.raises(DataError, match="header gives 1 dimensions"):
+        read_idx(tmp_path / "header.idx")
+    (tmp_path / "short.idx").write_bytes(b"\x00\x00\x08")
+    with pytest.raises(DataError, match="bad magic number"):
+        read_idx(tmp_path / "short.idx")
 
 
 def test_download_verifies_with_the_given_algorithm_and_timeout(tmp_path, monkeypatch):
@@ -380,6 +390,13 @@ def test_deepsmiles_failures_become_an_encoding_error_naming_the_cause(monkeypat
     monkeypatch.setattr(enc._conv, "encode", fail)
     with pytest.raises(encodings.EncodingError, match=r"^deepsmiles cannot encode it \(KeyError\)$"):
         enc.encode("CCO")
+
+
+def test_selfies_failures_give_selfies_own_reason():
+    # a carbon with five bonds breaks selfies' semantic constraints; the reason is its message's first line
+    with pytest.raises(encodings.EncodingError,
+                       match=r"^selfies cannot encode it \(input violates the currently-set semantic constraints\)$"):
+        encodings.get("selfies", "atoms").encode("C(C)(C)(C)(C)C")
 
 
 def test_cleaning_in_several_processes_gives_what_one_gives(monkeypatch):

@@ -153,3 +153,17 @@ def test_registries_are_imported_by_config_by_name():
         importlib.import_module(mod)
     assert _registry_modules(("fetch",)) == {"braingan.data.sources"}
     assert _registry_modules(("seed", "model", "train")) == {"braingan.models", "braingan.losses"}
+
+
+def test_a_stage_names_itself_when_its_body_reads_an_undeclared_section_and_says_when_it_is_done(tmp_path, capsys):
+    from braingan import stage
+    from helpers import tiny_params, write_params
+
+    write_params(tmp_path, tiny_params())
+    params = str(tmp_path / "params.yaml")
+    with pytest.raises(AttributeError, match="stage 'train' reads params section 'evaluate'"):
+        stage.run("train", lambda cfg: cfg.evaluate.n_samples, params)
+    capsys.readouterr()
+    stage.run("fetch", lambda cfg: cfg.fetch, params)
+    out = capsys.readouterr()
+    assert out.err.startswith("braingan fetch: done in ") and out.out == ""

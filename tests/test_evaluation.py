@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from braingan import classifier, evaluation, training
+from braingan import classifier, evaluation, plots, training
 from braingan.recorder.evaluation import mlflow_metrics, record_evaluation
 from braingan.config import from_dict
 from braingan.data import canvas as cv
@@ -18,20 +18,22 @@ from braingan.tracking import Run
 from helpers import tiny_params
 
 
+OVER = {"preprocess.max_digits": 1200, "classifier.epochs": 3, "evaluate.n_samples": 100, "evaluate.score_split": 20,
+        "evaluate.fcd": False}
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("eval")
-    over = {"preprocess.max_digits": 1200, "classifier.epochs": 3, "evaluate.n_samples": 100,
-            "evaluate.score_split": 20, "evaluate.fcd": False}
-    cfg = from_dict(tiny_params(**over))
+    cfg = from_dict(tiny_params(**OVER))
     fetch.run(cfg, d / "raw", d / "r_fetch")
     preprocess.run(cfg, d / "raw", d / "processed", d / "r_pre")
     data = dataset.load(d / "processed")
     classifier.run(cfg, data, d / "r_clf", d / "classifier.pt")
-    result = training.run(from_dict(tiny_params(**over), STAGES["train"], "train"), data,
+    result = training.run(from_dict(tiny_params(**OVER), STAGES["train"], "train"), data,
                           classifier.load(d / "classifier.pt"), ckpt_dir=d / "ckpt")
     result.generator.save(d / "generator.pt")
-    return d, data, from_dict(tiny_params(**over), STAGES["evaluate"], "evaluate")
+    return d, data, from_dict(tiny_params(**OVER), STAGES["evaluate"], "evaluate")
 
 
 def _evaluate(d, data, cfg, out, generator=None):
@@ -45,12 +47,16 @@ def _evaluate(d, data, cfg, out, generator=None):
 def evaluated(trained, tmp_path_factory):
     d, data, cfg = trained
     out = tmp_path_factory.mktemp("evaluated")
-    ev = _evaluate(d, data, cfg, out)
-    return ev.metrics, out, ev
+    pictured = []  # the molecules molecules.png draws
+    real = plots.molecule_grid_png
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plots, "molecule_grid_png", lambda smiles, **kw: pictured.extend(smiles) or real(smiles, **kw))
+        ev = _evaluate(d, data, cfg, out)
+    return ev.metrics, out, ev, pictured
 
 
 def test_every_metric_is_present_with_its_type(evaluated):
-    m, out, _ = evaluated
+    m, out, _, _ = evaluated
     assert json.loads((out / "metrics.json").read_text()) == m
     for key, typ in {"classifier_score": float, "score_ratio": float, "frechet": float, "frechet_over_floor": float,
                      "classes_covered": int, "class_accuracy": float, "collapsed": bool, "collapsed_rule": str,
@@ -64,9 +70,40 @@ def test_every_metric_is_present_with_its_type(evaluated):
         assert (s[key] is None) == (s["validity"] == 0) and (s[key] is None or isinstance(s[key], float)), key
     assert set(s["sampled"]) >= {"validity", "unique", "novelty", "collapsed"} and "kl_score" not in s["sampled"]
     ref = m["reference"]
+    assert 0 <= ref["digits"]["round_trip_pixel_error_max"] <= 1  # pixels in [0, 1]; resize mode blurs them
+    timings = json.loads((out / "timings.json").read_text())  # seconds per timed part, to the millisecond
+    assert {"digit_references", "generate_smiles", "descriptors"} <= set(timings)
+    assert all(isinstance(v, float) and v == round(v, 3) for v in timings.values())
     assert ref["digits"]["frechet_floor_n"] == 100 and ref["smiles"]["trainset"]["n"] == 100
     for f in ("digits.png", "molecules.png", "descriptors.png", "positions.png", "smiles.csv", "timings.json"):
         assert (out / f).stat().st_size > 0, f
+
+
+def test_with_fcd_on_a_full_measurement_gives_fcd_its_size_matched_reference_ratio_and_score(trained):
+    """The FCD block of Instruments.measure (the other tests here run with evaluate.fcd off)."""
+    from braingan.evaluation.molecules import Instruments
+    from braingan.metrics import distribution as dist
+
+    _, data, _ = trained
+    cfg = from_dict(tiny_params(**{**OVER, "evaluate.fcd": True, "evaluate.reference_max": 100}), STAGES["evaluate"],
+                    "evaluate")
+    m = Instruments(data, cfg, np.random.default_rng(0), {}).measure(data.smiles_train_idx[:60], full=True).metrics
+    assert m["fcd_n"] == cfg.evaluate.distribution_max == 40 and m["fcd_reference"] > 0
+    assert m["fcd_ratio"] == pytest.approx(m["fcd"] / m["fcd_reference"])
+    assert m["fcd_score"] == pytest.approx(dist.fcd_score(m["fcd"]))
+
+
+def test_a_digits_only_model_without_class_conditioning_has_no_class_accuracy_and_every_picture(trained, tmp_path):
+    """Classes are asked of the generator only under task+class conditioning; a model not
+    trained on SMILES still gets each picture, a message in place of molecules."""
+    d, data, _ = trained
+    over = {**OVER, "train.tasks": "mnist", "model.conditioning": "task"}
+    g = training.run(from_dict(tiny_params(**over), STAGES["train"], "train"), data,
+                     classifier.load(d / "classifier.pt"), ckpt_dir=tmp_path / "ckpt").generator
+    ev = evaluation.run(from_dict(tiny_params(**over), STAGES["evaluate"], "evaluate"), data, g,
+                        classifier.load(d / "classifier.pt"))
+    assert not [k for k in ev.metrics["digits"] if k.startswith("class_accuracy")] and "smiles" not in ev.metrics
+    assert list(ev.figures) == list(evaluation.PICTURES) and all(ev.figures.values())
 
 
 def test_novelty_is_against_the_training_set_and_the_trainset_sampler_draws_without_replacement(evaluated):
@@ -112,9 +149,7 @@ def test_the_descriptor_picture_draws_the_generator_s_valid_molecules_and_labels
     from rdkit import Chem
     from rdkit.Chem import Descriptors
 
-    from braingan import plots
-
-    m, out, ev = evaluated
+    m, out, ev, pictured = evaluated
     sets = ev.descriptors
     with open(out / "smiles.csv") as f:
         valid = [r["canonical"] for r in csv.DictReader(f) if r["reading"] == "argmax" and r["valid"] == "True"]
@@ -128,6 +163,7 @@ def test_the_descriptor_picture_draws_the_generator_s_valid_molecules_and_labels
     assert len(gen) == drawn and all(any(abs(g - p) < 1e-6 for p in pool) for g in gen)  # drawn from these valid ones
     title = plots.descriptor_histograms(sets)._suptitle.get_text()
     assert title.startswith(f"Descriptors of {drawn} generated (valid, argmax, {drawn} of {n_valid} drawn) vs ")
+    assert pictured == valid  # molecules.png draws the same valid molecules of the argmax reading
 
 
 def test_with_every_valid_molecule_drawn_the_title_counts_the_generator_s_valid_molecules(trained, tmp_path):

@@ -69,6 +69,11 @@ def test_filters_refuse_charges_other_atoms_big_rings_and_smarts_matches():
     assert f.share([Chem.MolFromSmiles(s) for s in ("CCO", "CCP", "CCN", "CCS")]) == 3 / 4
 
 
+def test_filter_smarts_that_do_not_parse_are_counted_in_the_error():
+    with pytest.raises(ValueError, match="^2 filter SMARTS do not parse"):
+        moses.Filters("names,smarts\nA,[#6]\nB,C(((\n", '"[OH]c1ccccc1","<regId=phenol>"\n"c1((","x"\n')
+
+
 def test_frechet_to_reference_statistics_by_hand():
     act = np.array([[0, 0], [2, 0], [0, 2], [2, 2]], float)  # mean (1, 1), covariance 4/3 I
     cov = np.eye(2) * 4 / 3

@@ -52,6 +52,12 @@ def test_credentials_in_the_uri_are_sent_as_basic_auth(auth_server):
         tracking.check_uri(f"http://127.0.0.1:{auth_server}")
 
 
+def test_a_user_without_a_password_is_refused_by_the_server_not_a_traceback(auth_server, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    with pytest.raises(TrackingError, match="refused the credentials"):
+        tracking.check_uri(f"http://alice@127.0.0.1:{auth_server}")
+
+
 def test_credentials_from_mlflow_environment_variables(auth_server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cr%t")
@@ -114,6 +120,40 @@ def test_credentials_in_the_uri_move_to_mlflow_s_variables_and_out_of_the_uri(mo
     import os
 
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "alice" and os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cr%t"
+
+
+def test_retry_waits_out_a_locked_store_and_tables_another_run_creates_and_nothing_else(monkeypatch):
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+    errors = [RuntimeError("(sqlite3.OperationalError) database is locked"),
+              RuntimeError("(sqlite3.OperationalError) table experiments already exists")]
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        if errors:
+            raise errors.pop(0)
+        return 2 * x
+
+    assert tracking._retry(fn, 21) == 42 and calls == [21, 21, 21]
+    errors.append(RuntimeError("experiment 'braingan' already exists"))  # not a table: a real error, raised at once
+    with pytest.raises(RuntimeError, match="experiment 'braingan' already exists"):
+        tracking._retry(fn, 1)
+
+
+def test_a_run_a_dead_process_of_this_host_left_running_is_closed_killed_when_the_next_starts(tmp_path, monkeypatch):
+    import os
+    import socket
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = tracking.Run(enabled=True)
+    exp, host = store.experiment_id(), socket.gethostname()
+    stale = store.client.create_run(exp, tags={"braingan.host": host, "braingan.pid": str(dead.pid)})
+    alive = store.client.create_run(exp, tags={"braingan.host": host, "braingan.pid": str(os.getpid())})
+    tracking.Run(enabled=True).start("next", {}, {})
+    assert store.client.get_run(stale.info.run_id).info.status == "KILLED"
+    assert store.client.get_run(alive.info.run_id).info.status == "RUNNING"
 
 
 def test_redact():
