@@ -74,8 +74,8 @@ def main() -> None:
     eq = equivalent()
     sample_file = ROOT / "mutants" / "sample.json"
     sample = json.loads(sample_file.read_text()) if sample_file.exists() else None
-    out.append("| module | mutants | run of drawn | killed | timeout | survived | no tests | equivalent | score | 95 % interval, "
-               "all mutants |")
+    out.append("| module | mutants | run of drawn | killed | timeout | survived | no tests | equivalent | score | "
+               "95 % interval, all mutants |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     survivors, total, weighted = [], Counter(), []  # weighted: (module's mutants, its score)
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
@@ -108,8 +108,8 @@ def main() -> None:
     if weighted:
         estimate = weighted_score(weighted)
         drawn = len(sample["sample"]) if sample else total["mutants"]
-        out.append(f"| **all** | {total['mutants']} | {total['mutants'] - total['not run']} of {drawn} | {total['killed']} | "
-                   f"{total['timeout']} | {total['survived']} | {total['no tests']} | {total['equivalent']} | "
+        out.append(f"| **all** | {total['mutants']} | {total['mutants'] - total['not run']} of {drawn} | "
+                   f"{total['killed']} | {total['timeout']} | {total['survived']} | {total['no tests']} | {total['equivalent']} | "
                    f"{estimate:.1%} (modules weighted by their mutants) | – |")
     if sample:
         out.append(f"\nsample: {sample['per_module']} random mutants per module (seed {sample['seed']}), drawn "
