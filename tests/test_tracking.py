@@ -122,10 +122,11 @@ def test_credentials_in_the_uri_move_to_mlflow_s_variables_and_out_of_the_uri(mo
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "alice" and os.environ["MLFLOW_TRACKING_PASSWORD"] == "s3cr%t"
 
 
-def test_retry_waits_out_a_locked_store_and_tables_another_run_creates_and_nothing_else(monkeypatch):
+def test_retry_waits_out_a_locked_store_and_tables_or_datasets_another_run_creates_and_nothing_else(monkeypatch):
     monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
     errors = [RuntimeError("(sqlite3.OperationalError) database is locked"),
-              RuntimeError("(sqlite3.OperationalError) table experiments already exists")]
+              RuntimeError("(sqlite3.OperationalError) table experiments already exists"),
+              RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name")]
     calls = []
 
     def fn(x):
@@ -134,7 +135,7 @@ def test_retry_waits_out_a_locked_store_and_tables_another_run_creates_and_nothi
             raise errors.pop(0)
         return 2 * x
 
-    assert tracking._retry(fn, 21) == 42 and calls == [21, 21, 21]
+    assert tracking._retry(fn, 21) == 42 and calls == [21, 21, 21, 21]
     errors.append(RuntimeError("experiment 'braingan' already exists"))  # not a table: a real error, raised at once
     with pytest.raises(RuntimeError, match="experiment 'braingan' already exists"):
         tracking._retry(fn, 1)

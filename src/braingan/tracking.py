@@ -120,14 +120,17 @@ def _check_server(uri: str, parts, fix: str) -> None:
 
 
 def _retry(fn, *args, tries: int = 30, **kwargs):
-    """Retry SQLite "database is locked" (another queued run is writing) with backoff, and
-    "table ... already exists" (two runs creating a new store's tables at once)."""
+    """Retry SQLite "database is locked" (another queued run is writing) with backoff,
+    "table ... already exists" (two runs creating a new store's tables at once) and a dataset
+    another run inserted at the same moment (two trials logging the same data: the retry links it)."""
     for i in range(tries):
         try:
             return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001
             text = str(e).lower()
-            if not ("locked" in text or ("table" in text and "already exists" in text)) or i == tries - 1:
+            again = "locked" in text or ("table" in text and "already exists" in text) or (
+                "unique constraint failed: datasets." in text)
+            if not again or i == tries - 1:
                 raise
             time.sleep(min(2.0, 0.05 * 2**i))
 

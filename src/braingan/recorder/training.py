@@ -9,7 +9,7 @@ from ..config import Config, dump, flatten, stable_hash
 from ..data.dataset import Processed
 from ..fsutil import write_bytes, write_csv, write_json, write_text
 from ..probes import KEYS as PROBE_KEYS
-from ..tracking import Run, context_tags, describe, run_name
+from ..tracking import Run, _retry, context_tags, describe, run_name
 
 TRAIN_SAMPLES = "samples"  # results/train/samples/: pictures by step (a `dvc plots` folder: pictures only)
 TRAIN_STRINGS = "sample_smiles"  # results/train/sample_smiles/: the sampled strings by step
@@ -143,5 +143,5 @@ def log_datasets(uri: str, run_id: str, data: Processed) -> None:
             mlflow.data.from_pandas(pd.DataFrame({"smiles": data.smiles_train}), source=str(folder / "smiles_train.txt"),
                                     name=f"smiles-train ({src.get('smiles', {}).get('source', '?')}, {enc['encoding']})"),
         ]
-    MlflowClient(uri).log_inputs(run_id, datasets=[
+    _retry(MlflowClient(uri).log_inputs, run_id, datasets=[
         DatasetInput(ds._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, "training")]) for ds in sets])
