@@ -10,7 +10,7 @@ import yaml
 
 from braingan import config, paths
 from braingan.stage import STAGES
-from helpers import ROOT
+from helpers import ROOT, tiny_params, write_params
 
 SRC = ROOT / "src"
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -157,7 +157,6 @@ def test_registries_are_imported_by_config_by_name():
 
 def test_a_stage_names_itself_when_its_body_reads_an_undeclared_section_and_says_when_it_is_done(tmp_path, capsys):
     from braingan import stage
-    from helpers import tiny_params, write_params
 
     write_params(tmp_path, tiny_params())
     params = str(tmp_path / "params.yaml")

@@ -2,6 +2,8 @@
 never shown and sent as basic auth, unreachable servers fail fast."""
 import base64
 import http.server
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -142,9 +144,6 @@ def test_retry_waits_out_a_locked_store_and_tables_or_datasets_another_run_creat
 
 
 def test_a_run_a_dead_process_of_this_host_left_running_is_closed_killed_when_the_next_starts(tmp_path, monkeypatch):
-    import os
-    import socket
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
