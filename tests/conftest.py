@@ -21,6 +21,10 @@ def stahl_csv():
 
 
 def pytest_configure(config):
+    # Every `dvc` command the tests run would otherwise spawn DVC's analytics daemon: a second
+    # Python process per command that competes for the 2 cores and, with no route to
+    # analytics.dvc.org, leaves its report file in /tmp. DVC's own test suite turns it off too.
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     # Under pytest-xdist (`-n 2`, the unit lane) each worker gets one of the 2 cores: two
     # workers with a full thread pool each would run many times slower. Tiny runs read
     # BRAINGAN_TEST_THREADS, stage subprocesses inherit OMP_NUM_THREADS.

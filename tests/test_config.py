@@ -178,6 +178,22 @@ def test_seed_preset_is_valid_and_differs_from_the_defaults():
     assert PRESETS["seed"]["train.steps"] == 3000
 
 
+def test_the_long_preset_is_the_default_at_twice_its_steps():
+    from braingan.presets import set_args
+
+    assert set_args("long", str(ROOT / "params.yaml")) == ["-S", "train.steps=40000"]
+    assert load(ROOT / "params.yaml").train.steps == 20000
+
+
+def test_every_preset_the_readme_and_benchmarks_name_exists():
+    """The README once showed `braingan preset long` before there was one."""
+    from braingan.presets import PRESETS
+
+    texts = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("benchmarks/*.yaml")]
+    named = {m for f in texts for m in re.findall(r"braingan preset (\w+)", f.read_text())}
+    assert {"seed", "today", "long"} <= named and named <= set(PRESETS), named - set(PRESETS)
+
+
 def test_exponent_floats_written_by_dvc_set_param_are_numbers():
     # `dvc exp run -S train.lr_g=1e-5` writes `lr_g: 1e-05`, which PyYAML reads as a string
     raw = yaml.safe_load("train: {lr_g: 1e-05}")
