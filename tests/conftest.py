@@ -37,6 +37,14 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
+def made(tmp_path_factory):
+    """tiny_params()'s data and classifier, made once per test process (helpers.made_data)."""
+    from helpers import made_data
+
+    return made_data(tmp_path_factory.mktemp("made"))
+
+
+@pytest.fixture(scope="session")
 def team_server(tmp_path_factory):
     """A throw-away PostgreSQL cluster on loopback and an `mlflow server` on it with a
     served artifact root, both removed afterwards."""

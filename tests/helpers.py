@@ -52,8 +52,9 @@ def run_env(repo: Path | None = None) -> dict:
     return env
 
 
-def make_repo(dest: Path, params: dict) -> Path:
-    """A throw-away git + DVC repository holding a copy of the project's tracked files."""
+def make_repo(dest: Path, params: dict, made: Path | None = None) -> Path:
+    """A throw-away git + DVC repository holding a copy of the project's tracked files, and with
+    `made` (see `made_data`) its data, classifier, cache and dvc.lock, all in the first commit."""
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout
     for rel in filter(None, files.split("\0")):
@@ -61,11 +62,26 @@ def make_repo(dest: Path, params: dict) -> Path:
         if src.is_file() and not rel.startswith(("results/", "dvc.lock")):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
+    if made is not None:
+        for rel in ("dvc.lock", "data", "models", "results", ".dvc/cache"):
+            (shutil.copytree if (made / rel).is_dir() else shutil.copy2)(made / rel, dest / rel)
     write_params(dest, params)
     env = run_env()
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
         subprocess.run(cmd, cwd=dest, check=True, env=env)
     return dest
+
+
+def made_data(dest: Path) -> Path:
+    """A workspace after `dvc repro classifier` on tiny_params(), tracking off (no store): the
+    fetched and preprocessed data and the classifier that most end-to-end tests only stand on.
+    `make_repo(..., made=)` starts from it, and DVC skips those stages where the params of their
+    sections are tiny_params()'s (other values re-run them, as for a user). Tests of the data
+    stages themselves make their own."""
+    r = make_repo(dest, tiny_params())
+    dvc(r, "repro", "classifier", env={"BRAINGAN_TRACKING": "0"})
+    assert not (r / "mlflow.db").exists() and (r / "models/classifier.pt").exists()
+    return r
 
 
 def dvc(repo: Path, *args, check=True, timeout=900, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -94,7 +110,7 @@ def until_queue_empty(repo: Path, timeout: float = 900, only: str | None = None,
         lines = [x for x in status.splitlines() if only is None or f" {only} " in x]
         if not any(w in x for x in lines for w in ("Queued", "Running")):
             return status
-        time.sleep(2)
+        time.sleep(5)  # each `dvc queue status` costs most of a second of CPU that the queued runs need
     raise AssertionError(f"the queue did not empty in {timeout:.0f} s:\n{status}")
 
 

@@ -254,8 +254,8 @@ REJECTED = [
 
 
 @pytest.fixture(scope="module")
-def committed(tmp_path_factory):
-    r = make_repo(tmp_path_factory.mktemp("committed"), tiny_params(**{"evaluate.fcd": False}))
+def committed(tmp_path_factory, made):
+    r = make_repo(tmp_path_factory.mktemp("committed"), tiny_params(**{"evaluate.fcd": False}), made)
     dvc(r, "repro")
     _commit(r)
     return r
@@ -353,8 +353,8 @@ def test_identical_weights_leave_downstream_stages_alone(repo):
     assert "Running stage 'train'" not in out and "Running stage 'evaluate'" not in out
 
 
-def test_forced_rerun_trains_again_and_leaves_earlier_runs_alone(tmp_path):
-    r = make_repo(tmp_path, tiny_params(**{"evaluate.fcd": False}))
+def test_forced_rerun_trains_again_and_leaves_earlier_runs_alone(tmp_path, made):
+    r = make_repo(tmp_path, tiny_params(**{"evaluate.fcd": False}), made)
     dvc(r, "repro")
     c, runs = mlflow_runs(r)
     first = {x.info.run_id: (x.info.status, x.info.end_time, dict(x.data.tags)) for x in runs}
@@ -371,8 +371,8 @@ def test_forced_rerun_trains_again_and_leaves_earlier_runs_alone(tmp_path):
             assert (x.info.status, x.info.end_time, dict(x.data.tags)) == first[x.info.run_id]
 
 
-def test_raising_steps_continues_in_a_new_run_and_keeps_earlier_samples(tmp_path):
-    r = make_repo(tmp_path, tiny_params(**{"evaluate.fcd": False}))
+def test_raising_steps_continues_in_a_new_run_and_keeps_earlier_samples(tmp_path, made):
+    r = make_repo(tmp_path, tiny_params(**{"evaluate.fcd": False}), made)
     dvc(r, "repro")
     samples = {p.name: p.read_bytes() for p in (r / "results/train/samples").iterdir()}
     _, runs = mlflow_runs(r)
@@ -399,8 +399,7 @@ def test_default_params_preprocess_offline(tmp_path):
 
 
 def _stop_train_after_its_first_checkpoint(r, sig):
-    """`dvc repro classifier`, then `dvc repro train` stopped by `sig` once a checkpoint is on disk."""
-    dvc(r, "repro", "classifier")
+    """`dvc repro train` (in a workspace with its data made) stopped by `sig` once a checkpoint is on disk."""
     p = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train"], cwd=r, env=run_env(r),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 300
@@ -412,9 +411,9 @@ def _stop_train_after_its_first_checkpoint(r, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig, made):
     params = tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100})
-    r = make_repo(tmp_path, params)
+    r = make_repo(tmp_path, params, made)
     _stop_train_after_its_first_checkpoint(r, sig)
     assert not (r / "models/generator.pt").exists()
     out = dvc(r, "repro", "train")
@@ -427,10 +426,11 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, sig):
     assert max(steps) == 200
 
 
-def test_an_interrupted_training_starts_over_after_an_edit_to_the_step_code(tmp_path):
+def test_an_interrupted_training_starts_over_after_an_edit_to_the_step_code(tmp_path, made):
     """A checkpoint is resumed only by the code that made it: an edit to losses.py between the
     interruption and the next `dvc repro` trains from step 0, saying why."""
-    r = make_repo(tmp_path, tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100}))
+    r = make_repo(tmp_path, tiny_params(**{"train.steps": 200, "train.checkpoint_every": 10, "train.sample_every": 100}),
+                  made)
     _stop_train_after_its_first_checkpoint(r, signal.SIGTERM)
     losses_py = r / "src/braingan/losses.py"
     losses_py.write_text(losses_py.read_text() + "\n# edited\n")
@@ -440,10 +440,10 @@ def test_an_interrupted_training_starts_over_after_an_edit_to_the_step_code(tmp_
     assert "made with other params or code; starting over" in out.stdout + out.stderr
 
 
-def test_an_experiment_interrupted_after_a_finished_run_resumes_its_own_checkpoint(tmp_path):
+def test_an_experiment_interrupted_after_a_finished_run_resumes_its_own_checkpoint(tmp_path, made):
     """The usual order: `dvc repro` finished (its checkpoints at later steps stay on disk),
     then `dvc exp run -S` with other params is stopped; the next `dvc exp run -S` resumes it."""
-    r = make_repo(tmp_path, tiny_params(**{"train.steps": 30, "train.checkpoint_every": 10}))
+    r = make_repo(tmp_path, tiny_params(**{"train.steps": 30, "train.checkpoint_every": 10}), made)
     dvc(r, "repro", "train")
     finished = {p.name: p.stat().st_mtime_ns for p in (r / "models/checkpoints").glob("ckpt-*.pt")}
     assert sorted(finished) == ["ckpt-00000020.pt", "ckpt-00000030.pt"]

@@ -36,9 +36,9 @@ def _wait_for(path_glob, r, proc, timeout=600):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def uninterrupted(tmp_path_factory, made):
     """The same training, never stopped: what a resumed run must end with."""
-    r = make_repo(tmp_path_factory.mktemp("whole"), tiny_params(**STOPPABLE))
+    r = make_repo(tmp_path_factory.mktemp("whole"), tiny_params(**STOPPABLE), made)
     dvc(r, "repro", "train")
     return json.loads((r / "results/train/metrics.json").read_text())
 
@@ -47,9 +47,8 @@ def uninterrupted(tmp_path_factory):
                                           (signal.SIGTERM, ["exp", "run", "-n", "stopped"])],
                          ids=["ctrl-c-dvc-repro", "sigterm-dvc-exp-run"])
 def test_a_stop_between_checkpoints_resumes_at_the_step_it_printed_with_every_step_logged_once(
-        tmp_path, uninterrupted, sig, command):
-    r = make_repo(tmp_path, tiny_params(**STOPPABLE))
-    dvc(r, "repro", "classifier")
+        tmp_path, uninterrupted, sig, command, made):
+    r = make_repo(tmp_path, tiny_params(**STOPPABLE), made)
     p = _start(r, *command)
     _wait_for("models/checkpoints/ckpt-00000100.pt.sha256", r, p)
     time.sleep(1.0)  # into the next hundred steps: between two checkpoints
@@ -75,9 +74,9 @@ def test_a_stop_between_checkpoints_resumes_at_the_step_it_printed_with_every_st
     assert finals == {k: v for k, v in uninterrupted.items() if k.startswith("final_")}  # as if never stopped
 
 
-def test_a_killed_queue_worker_leaves_nothing_running_and_the_experiment_runs_again(tmp_path):
+def test_a_killed_queue_worker_leaves_nothing_running_and_the_experiment_runs_again(tmp_path, made):
     r = make_repo(tmp_path, tiny_params(**{**STOPPABLE, "train.steps": 3000, "train.sample_every": 1000,
-                                           "train.checkpoint_every": 1000}))
+                                           "train.checkpoint_every": 1000}), made)
     dvc(r, "exp", "run", "--queue", "-n", "done-first", "-S", "train.steps=20")
     queue_start(r, 1)
     until_queue_empty(r)
@@ -175,9 +174,10 @@ def auth_server(tmp_path_factory):
     proc.wait(30)
 
 
-def test_a_pipeline_logs_to_a_server_that_requires_credentials_and_never_shows_the_password(tmp_path, auth_server):
+def test_a_pipeline_logs_to_a_server_that_requires_credentials_and_never_shows_the_password(tmp_path, auth_server,
+                                                                                            made):
     port, user, password = auth_server["port"], auth_server["user"], auth_server["password"]
-    r = make_repo(tmp_path / "repo", tiny_params(**{"evaluate.fcd": False}))
+    r = make_repo(tmp_path / "repo", tiny_params(**{"evaluate.fcd": False}), made)
     good = {"MLFLOW_TRACKING_URI": f"http://{user}:{password}@127.0.0.1:{port}"}
     p = dvc(r, "repro", env=good)
     from mlflow.tracking import MlflowClient

@@ -59,11 +59,9 @@ def _tune(repo, *args, env=None, timeout=900, check=True):
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, made):
     """A project copy whose classifier and preprocessed data the trials read."""
-    r = make_repo(tmp_path_factory.mktemp("tune"), tiny_params())
-    dvc(r, "repro", "classifier")
-    return r
+    return make_repo(tmp_path_factory.mktemp("tune"), tiny_params(), made)
 
 
 @pytest.mark.e2e
