@@ -166,3 +166,19 @@ def test_a_stage_names_itself_when_its_body_reads_an_undeclared_section_and_says
     stage.run("fetch", lambda cfg: cfg.fetch, params)
     out = capsys.readouterr()
     assert out.err.startswith("braingan fetch: done in ") and out.out == ""
+
+
+def test_the_committed_lock_records_the_code_that_is_committed():
+    """results/ and the README's default row come from the run dvc.lock records: a code dep whose
+    bytes differ from the lock makes `dvc status` call the committed results stale. After an
+    edit, re-run the stage, or, where no computation changed (a rename, a comment, a log call),
+    write the file's md5 and size into dvc.lock and say so in the commit."""
+    import hashlib
+
+    stale = []
+    for name, stage in yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"].items():
+        for dep in stage.get("deps", []):
+            f = ROOT / dep["path"]
+            if dep["path"].endswith(".py") and hashlib.md5(f.read_bytes()).hexdigest() != dep["md5"]:
+                stale.append(f"{name}: {dep['path']}")
+    assert not stale, stale

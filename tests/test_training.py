@@ -2,6 +2,7 @@
 generator file, and what lands in MLflow (against a temporary SQLite store)."""
 import csv
 import hashlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -214,6 +215,26 @@ def test_mlflow_run_gets_flat_params_of_its_data_and_every_logged_step(tmp_path,
     assert [m.step for m in store.get_metric_history(run.info.run_id, "train.d_loss_smiles")] == [2, 4, 6]
     assert [m.step for m in store.get_metric_history(run.info.run_id, "monitor.smiles_vocab_share")] == [3, 6]
     assert run.info.run_name == "resnet-per-task-wgan-gp-both" and run.info.status == "FINISHED"
+
+
+def test_the_generator_is_the_run_s_model_logged_without_reading_back_each_metric(tmp_path, data, store,
+                                                                                  monkeypatch):
+    """Inside a run, MLflow's log_model reads the whole history of every metric of the run, a
+    request per metric (on a basic-auth server, a password hash each): the generator is logged
+    without that and is still the run's LoggedModel with the run's params."""
+    from mlflow.entities import LoggedModelStatus
+    from mlflow.tracking import MlflowClient
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a metric's history was read while logging the model")
+
+    monkeypatch.setattr(MlflowClient, "get_metric_history", refuse)
+    _train(tmp_path, data, Run())
+    ids = json.loads((tmp_path / "out" / "mlflow.json").read_text())
+    model, run = store.get_logged_model(ids["model_id"]), store.get_run(ids["run_id"])
+    assert model.name == "generator" and model.source_run_id == run.info.run_id
+    assert model.status == LoggedModelStatus.READY and model.params == run.data.params
+    assert [o.model_id for o in run.outputs.model_outputs] == [model.model_id]
 
 
 def test_quality_probes_and_their_cost_are_logged_every_sample_every_steps(tmp_path, data, store):
