@@ -109,7 +109,7 @@ def test_queued_experiments_land_complete(tmp_path, store, request, made):
         assert len(kids) == 1 and kids[0].info.status == "FINISHED", name
     for name, setting in variants.items():
         key, value = setting.split("=")
-        assert str(train[name].data.params[key]) == value, name
+        assert train[name].data.params[key] == value, name
     cores = len(os.sched_getaffinity(0))
     assert {run.data.metrics["train.threads"] for run in train.values()} == {max(1, cores // 2)}
     assert not list((r / ".dvc/tmp/exps").glob("**/mlflow.db")), "a run logged into a temporary workspace"

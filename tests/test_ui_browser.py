@@ -26,14 +26,15 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, made):
+def ui(tmp_path_factory, request):
     try:
         import playwright  # noqa: F401
     except ImportError:
         unavailable("playwright is installed by `scripts/setup.sh --test`")
     if not shutil.which(CHROMIUM):
         unavailable(f"no chromium at {CHROMIUM}: `scripts/setup.sh --test` installs Debian's chromium (needs root + apt)")
-    r = make_repo(tmp_path_factory.mktemp("ui"), tiny_params(**{"evaluate.fcd": False}), made)
+    r = make_repo(tmp_path_factory.mktemp("ui"), tiny_params(**{"evaluate.fcd": False}),
+                  request.getfixturevalue("made"))  # only once the browser is there
     dvc(r, "repro")
     dvc(r, "exp", "run", "-n", "sig", "-S", "model.activation=sigmoid")
     with socket.socket() as s:
