@@ -1,6 +1,6 @@
 """Training speed, in one process, as ratios. Prints numbers; asserts nothing.
 
-    python benchmarks/train_speed.py [--steps 60] [--profile] [--set train.n_critic=5 ...]
+    python benchmarks/train_speed.py [--steps 60] [--profile] [--no-compile] [--set train.n_critic=5 ...]
 
 1. The default model (params.yaml), same data, same process:
    - plain: the step as first written -- real, fake and interpolates through the critic in
@@ -8,7 +8,8 @@
      1x1 layers as nn.Conv1d on the transposed canvas;
    - optimised: the step of training.py -- one concatenated critic pass, logged values kept
      on the device, uniform-noise Gumbel, models.Pointwise, the thread setting of training.run;
-   - optimised + `train.compile: true`, where torch.compile works on this machine.
+   - optimised + `train.compile: true`, where torch.compile works on this machine;
+   - optimised + `train.precision: bf16`, where the CPU computes bfloat16 natively (AVX512-BF16).
    For each: steps/s, FLOP/s (FLOPs of one step counted by FlopCounterMode), their ratio to
    the plain path and to the fp32 matmul rate measured here.
 2. --profile: where the time of an optimised step goes (torch.profiler table).
@@ -34,6 +35,8 @@ from braingan import classifier, losses, models, training  # noqa: E402
 from braingan.config import from_dict, override, read_params  # noqa: E402
 from braingan.data import dataset  # noqa: E402
 from braingan.device import cpu_threads  # noqa: E402
+from braingan.gan import train_critic, train_generator  # noqa: E402
+from braingan.levers import bf16_supported  # noqa: E402
 from braingan.probes import Probes  # noqa: E402
 from braingan.sampling import fake_batch  # noqa: E402
 
@@ -84,7 +87,8 @@ def plain_step(gan: training.GAN, task: int) -> dict:
         logs["d_loss"] = d_loss.item()
     for p in D.parameters():
         p.requires_grad_(False)
-    fake, t, cls = fake_batch(G, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=c.model.gumbel_tau)
+    fake, t, cls = fake_batch(G, c.model, task, c.train.batch_size, gan.rng, gan.device, tau=c.model.gumbel_tau,
+                                 pad=gan.pad)
     g_loss, g_logs = loss.generator_loss(D, fake, t, cls)
     gan.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
@@ -97,8 +101,8 @@ def plain_step(gan: training.GAN, task: int) -> dict:
 
 def optimised_step(gan: training.GAN, task: int) -> dict:
     for _ in range(gan.cfg.train.n_critic):
-        logs = training.train_critic(gan, task)
-    logs.update(training.train_generator(gan, task))
+        logs = train_critic(gan, task)
+    logs.update(train_generator(gan, task))
     return logs
 
 
@@ -134,6 +138,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile row (compiling takes minutes)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params.yaml override")
     args = ap.parse_args()
     os.chdir(ROOT)
@@ -145,13 +150,13 @@ def main():
     device = torch.device("cpu")
     real = training.RealData.from_processed(data, device)
     peak = matmul_flops()
-    gan = training.GAN.create(cfg, real, data.shape, device)
+    gan = training.GAN.create(cfg, real, data.shape, device, data.vocab.pad)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, canvas {data.shape}, {cfg.model.family} "
           f"dim {cfg.model.dim} blocks {cfg.model.blocks} batch {cfg.train.batch_size} n_critic {cfg.train.n_critic}; "
           f"fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s")
     plain_layers(gan.G), plain_layers(gan.D)
     plain = measure("plain eager", gan, plain_step, args.steps, peak)
-    optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device), optimised_step, args.steps,
+    optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device, data.vocab.pad), optimised_step, args.steps,
                         peak, plain)
     probes = Probes(data, classifier.load(), cfg.seed)  # what training measures every sample_every steps
     t = time.perf_counter()
@@ -160,14 +165,19 @@ def main():
     per_call = (time.perf_counter() - t) / 3
     print(f"  probes (both tasks, {probes.N} samples each): {per_call:.2f} s per call, every {cfg.train.sample_every} "
           f"steps = {per_call / (cfg.train.sample_every / optimised):.2%} of training time")
-    compiled = from_dict(override(params, {"train.compile": True}))
-    gan_c = training.GAN.create(compiled, real, data.shape, device)
-    if gan_c.compiled:
-        measure("optimised + compile", gan_c, optimised_step, args.steps, peak, plain)
+    if not args.no_compile:
+        compiled = from_dict(override(params, {"train.compile": True}))
+        gan_c = training.GAN.create(compiled, real, data.shape, device, data.vocab.pad)
+        if gan_c.compiled:
+            measure("optimised + compile", gan_c, optimised_step, args.steps, peak, plain)
+    if bf16_supported(device):  # train.precision: bf16 (the forward passes under bfloat16 autocast)
+        bf16 = from_dict(override(params, {"train.precision": "bf16"}))
+        measure("optimised + bf16", training.GAN.create(bf16, real, data.shape, device, data.vocab.pad), optimised_step, args.steps,
+                peak, plain)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
-        gan = training.GAN.create(cfg, real, data.shape, device)
+        gan = training.GAN.create(cfg, real, data.shape, device, data.vocab.pad)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for i in range(20):
                 optimised_step(gan, i % 2)
@@ -188,7 +198,8 @@ def main():
     seed = from_dict(override(read_params(), {
         "model.family": "seed", "model.activation": "softmax", "model.z_dim": 2, "model.dropout": 0.4,
         "model.conditioning": "task", "model.gumbel_tau": 0.0, "train.loss": "wgan-clip", "train.lr_g": 1e-5,
-        "train.lr_d": 1e-5, "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0}))
+        "train.lr_d": 1e-5, "train.critic_task_on": "real+fake", "train.gen_task_weight": 1.0,
+        "model.end_of_string": False}))
     shape = (116, 25)
     stahl_like = training.RealData({k: torch.rand(500, *shape) for k in (0, 1)},
                                    {0: torch.randint(10, (500,)), 1: torch.full((500,), -1)})
