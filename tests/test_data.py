@@ -414,3 +414,18 @@ def test_cleaning_in_several_processes_gives_what_one_gives(monkeypatch):
     # per copy of the list: CCO twice, c1ccccc1, CC(=O)O, the alanine, CCN keep (6); the first copy
     # repeats CCO once, the four later copies repeat all six
     assert one[2].counts()["dropped_duplicate"] == 1 + 4 * 6 and len(one[0]) == 5
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cleaning_a_big_input_shows_its_progress_and_a_small_one_does_not(monkeypatch, capsys, workers):
+    from braingan.data import smiles as sm
+
+    data, enc = ["CCO", "CCN", "xyz"] * 20, encodings.get("selfies", "atoms")
+    clean(data, enc, "repair", True, 40, False, workers=workers)
+    assert "preprocess: clean" not in capsys.readouterr().err
+    monkeypatch.setattr(sm, "PARALLEL_FROM", 10)  # 60 molecules count as a big input
+    kept, _, rep = clean(data, enc, "repair", True, 40, False, workers=workers)
+    err = capsys.readouterr().err
+    assert "preprocess: clean" in err and "60/60" in err, err
+    assert len(kept) == 40 and rep.dropped_invalid == 20  # the parts put back together, in order
+    assert kept[:3] == ["CCO", "CCN", "CCO"]

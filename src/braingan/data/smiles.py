@@ -6,11 +6,15 @@ its last symbol (an inner pad) is not a string at all and decodes to None.
 """
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, RDLogger
+from tqdm import tqdm
 
 from .encodings import PAD, Encoding, EncodingError
 
@@ -140,14 +144,23 @@ def clean(smiles: list[str], encoding: Encoding, invalid: str, canonical: bool, 
             f"{smiles[with_pad[0]][:100]!r}); it is reserved for padding"
         )
     job = (encoding, invalid, canonical, max_len)
-    if workers > 1 and len(smiles) > PARALLEL_FROM:
-        import multiprocessing
-
-        size = -(-len(smiles) // (workers * 8))
-        with multiprocessing.get_context("fork").Pool(workers) as pool:  # RDKit and encoders only: no threads to fork
-            parts = pool.starmap(_clean_part, [(smiles[i: i + size], *job) for i in range(0, len(smiles), size)])
-    else:
-        parts = [_clean_part(smiles, *job)]
+    big = len(smiles) > PARALLEL_FROM
+    # a big input in parts, so a million molecules show their progress (and an ETA) as parts finish
+    size = -(-len(smiles) // (max(workers, 1) * 32)) if big else max(len(smiles), 1)
+    chunks = [(smiles[i: i + size], *job) for i in range(0, len(smiles), size)] or [([], *job)]
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and big:
+            # RDKit and encoders only: no threads to fork
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            done = pool.imap(_clean_chunk, chunks)
+        else:
+            done = map(_clean_chunk, chunks)
+        bar = stack.enter_context(tqdm(total=len(smiles), desc="preprocess: clean", unit="mol", file=sys.stderr,
+                                       disable=not big, mininterval=1.0, dynamic_ncols=True))
+        parts = []
+        for chunk, part in zip(chunks, done):
+            parts.append(part)
+            bar.update(len(chunk[0]))
     rep = CleanReport(read=len(smiles))
     kept, tokens, seen, symbols = [], [], set(), {}
     for part_kept, part_tokens, part_rep in parts:
@@ -167,7 +180,11 @@ def clean(smiles: list[str], encoding: Encoding, invalid: str, canonical: bool, 
     return kept, tokens, rep
 
 
-PARALLEL_FROM = 20_000  # molecules: below this, starting processes costs more than it saves
+PARALLEL_FROM = 20_000  # molecules: below this, starting processes costs more than it saves (and no bar is shown)
+
+
+def _clean_chunk(args: tuple):
+    return _clean_part(*args)
 
 
 def _clean_part(smiles: list[str], encoding: Encoding, invalid: str, canonical: bool, max_len: int):
