@@ -95,6 +95,20 @@ def test_reference_statistics_are_cached_by_what_they_depend_on(tmp_path):
     assert moses.strings_key(smiles[:3]) != moses.strings_key(smiles)  # other strings, other key
 
 
+def test_reference_statistics_in_parts_equal_those_in_one_and_show_their_progress(tmp_path, capsys):
+    net = ChemNet()
+    smiles = ["CCO", "CC(=O)Nc1ccccc1", "xyz", "c1ccc(CCc2ccccc2)cc1", "O=C(Nc1ccccc1)C1CC1", "CCN", "c1ccccc1CC1CCCC1"]
+    whole = moses.reference_stats(smiles, None, net)
+    assert "MOSES reference statistics" not in capsys.readouterr().err  # one part: no bar
+    parts = moses.reference_stats(smiles, None, net, chunk=3)  # parts of 3, 3 and 1 strings
+    err = capsys.readouterr().err
+    assert "MOSES reference statistics" in err and "7/7" in err, err
+    assert parts["n"] == whole["n"] == 6 and parts["frag"] == whole["frag"] and parts["scaf"] == whole["scaf"]
+    np.testing.assert_array_equal(parts["fps"], whole["fps"])
+    np.testing.assert_allclose(parts["mu"], whole["mu"], atol=1e-6)
+    np.testing.assert_allclose(parts["sigma"], whole["sigma"], atol=1e-6)
+
+
 def test_every_metric_of_a_set_against_itself(tmp_path):
     """A set scored against itself as the reference: SNN, Frag, Scaf 1 and FCD 0 by definition."""
     net = ChemNet()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -172,7 +173,7 @@ def strings_key(smiles: list[str]) -> str:
     return h.hexdigest()[:24]
 
 
-def reference_stats(smiles: list[str], cache: Path | None, chemnet=None) -> dict:
+def reference_stats(smiles: list[str], cache: Path | None, chemnet=None, chunk: int = 5_000) -> dict:
     """The reference side of FCD, SNN, Frag and Scaf for a set of (valid) SMILES: ChemNet mean and
     covariance, fingerprints, fragment and scaffold counts. Cached in `cache` under
     `strings_key`, so a 176,000-molecule test set is read once per machine."""
@@ -183,10 +184,24 @@ def reference_stats(smiles: list[str], cache: Path | None, chemnet=None) -> dict
             counts = json.loads(str(z["counts"]))
             return {"fps": z["fps"], "mu": z["mu"], "sigma": z["sigma"], "n": int(z["n"]),
                     "frag": Counter(counts["frag"]), "scaf": Counter(counts["scaf"])}
-    mols = [m for m in map(get_mol, smiles) if m is not None]
-    act = chemnet.activations([Chem.MolToSmiles(m) for m in mols])
-    stats = {"fps": fingerprints(mols), "mu": act.mean(0), "sigma": np.cov(act, rowvar=False), "n": len(mols),
-             "frag": fragments(mols), "scaf": scaffolds(mols)}
+    from tqdm import tqdm
+
+    # in parts, so a test set's half hour shows its progress and ETA; ChemNet pads every molecule to
+    # the same length, so its activations do not depend on the part a molecule is in
+    acts, fps, frag, scaf, n = [], [fingerprints([])], Counter(), Counter(), 0
+    with tqdm(total=len(smiles), desc="MOSES reference statistics (once per machine)", unit="mol", file=sys.stderr,
+              disable=len(smiles) <= chunk, mininterval=1.0, dynamic_ncols=True) as bar:
+        for i in range(0, len(smiles), chunk):
+            mols = [m for m in map(get_mol, smiles[i: i + chunk]) if m is not None]
+            acts.append(chemnet.activations([Chem.MolToSmiles(m) for m in mols]))
+            fps.append(fingerprints(mols))
+            frag.update(fragments(mols))
+            scaf.update(scaffolds(mols))
+            n += len(mols)
+            bar.update(len(smiles[i: i + chunk]))
+    act = np.concatenate(acts) if acts else chemnet.activations([])
+    stats = {"fps": np.concatenate(fps), "mu": act.mean(0), "sigma": np.cov(act, rowvar=False), "n": n,
+             "frag": frag, "scaf": scaf}
     if path is not None:
         from ..fsutil import atomic_path
 
