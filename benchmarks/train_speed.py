@@ -138,7 +138,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile row (compiling takes minutes)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="leave out the torch.compile row (compiling takes minutes)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params.yaml override")
     args = ap.parse_args()
     os.chdir(ROOT)
@@ -156,8 +157,8 @@ def main():
           f"fp32 2048^3 matmul {peak / 1e9:.1f} GFLOP/s")
     plain_layers(gan.G), plain_layers(gan.D)
     plain = measure("plain eager", gan, plain_step, args.steps, peak)
-    optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device, data.vocab.pad), optimised_step, args.steps,
-                        peak, plain)
+    optimised = measure("optimised", training.GAN.create(cfg, real, data.shape, device, data.vocab.pad),
+                        optimised_step, args.steps, peak, plain)
     probes = Probes(data, classifier.load(), cfg.seed)  # what training measures every sample_every steps
     t = time.perf_counter()
     for _ in range(3):
@@ -172,8 +173,8 @@ def main():
             measure("optimised + compile", gan_c, optimised_step, args.steps, peak, plain)
     if bf16_supported(device):  # train.precision: bf16 (the forward passes under bfloat16 autocast)
         bf16 = from_dict(override(params, {"train.precision": "bf16"}))
-        measure("optimised + bf16", training.GAN.create(bf16, real, data.shape, device, data.vocab.pad), optimised_step, args.steps,
-                peak, plain)
+        measure("optimised + bf16", training.GAN.create(bf16, real, data.shape, device, data.vocab.pad),
+                optimised_step, args.steps, peak, plain)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 

@@ -16,7 +16,8 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
     out = subprocess.run([sys.executable, "benchmarks/train_speed.py", "--steps", "2", "--no-compile"], cwd=made,
                          env=run_env(made), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [line.split("  ")[1].strip() for line in out.stdout.splitlines() if "steps/s" in line and line.startswith("  ")]
+    rows = [line.split("  ")[1].strip() for line in out.stdout.splitlines()
+            if "steps/s" in line and line.startswith("  ")]
     bf16 = ["optimised + bf16"] if bf16_supported(torch.device("cpu")) else []  # measured only where native
     assert rows == ["plain eager", "optimised", *bf16], out.stdout
     assert "probes (both tasks" in out.stdout and "seed model (116 x 25" in out.stdout
