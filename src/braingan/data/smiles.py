@@ -147,7 +147,7 @@ def clean(smiles: list[str], encoding: Encoding, invalid: str, canonical: bool, 
     big = len(smiles) > PARALLEL_FROM
     # a big input in parts, so a million molecules show their progress (and an ETA) as parts finish
     size = -(-len(smiles) // (max(workers, 1) * 32)) if big else max(len(smiles), 1)
-    chunks = [(smiles[i: i + size], *job) for i in range(0, len(smiles), size)] or [([], *job)]
+    chunks = [(smiles[i: i + size], *job) for i in range(0, len(smiles), size)]
     with contextlib.ExitStack() as stack:
         if workers > 1 and big:
             # RDKit and encoders only: no threads to fork
