@@ -1,5 +1,6 @@
 """End to end: the real pipeline with real DVC and a real MLflow SQLite store, in
 throw-away git repositories that copy the project (the working tree is never touched)."""
+import ast
 import json
 import os
 import signal
@@ -468,3 +469,15 @@ def test_markdown_comparison_of_runs(repo):
     assert p.returncode == 0, p.stderr
     text = (repo / "cmp.md").read_text()
     assert "Headline/mol_valid" in text and "evaluate/digits.png" in text
+
+
+def test_the_evaluation_speed_benchmark_times_every_metric_on_the_trained_models(repo):
+    """benchmarks/evaluate_speed.py on the workspace's trained models prints each metric's time
+    and the total: a change to the evaluation cannot leave the benchmark broken unnoticed. No time
+    is checked."""
+    p = subprocess.run([sys.executable, "benchmarks/evaluate_speed.py", "--n", "40"], cwd=repo, env=run_env(repo),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    timings = ast.literal_eval(p.stdout.splitlines()[0])
+    assert {"generate_digits", "digit_metrics", "generate_smiles", "fcd", "kl_score", "collapse"} <= set(timings)
+    assert "evaluate on 40 samples per task (valid argmax " in p.stdout, p.stdout
