@@ -36,6 +36,19 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+# The costliest test files first. Under `-n 2 --dist loadfile` pytest-xdist hands a worker the
+# next file when it frees up, in collection order (`--no-loadscope-reorder` in pyproject.toml:
+# its default order, most tests first, would start these last and leave one worker idle at the
+# end). Longest first, the two workers end close together.
+COSTLIEST_FIRST = ("test_pipeline_e2e.py", "test_reliability_e2e.py", "test_tune.py", "test_experiments_e2e.py",
+                   "test_ui_browser.py", "test_training.py", "test_moses_e2e.py", "test_evaluation.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(COSTLIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's own order kept
+
+
 @pytest.fixture(scope="session")
 def made(tmp_path_factory):
     """tiny_params()'s data and classifier, made once per test process (helpers.made_data)."""

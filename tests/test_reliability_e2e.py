@@ -75,8 +75,8 @@ def test_a_stop_between_checkpoints_resumes_at_the_step_it_printed_with_every_st
 
 
 def test_a_killed_queue_worker_leaves_nothing_running_and_the_experiment_runs_again(tmp_path, made):
-    r = make_repo(tmp_path, tiny_params(**{**STOPPABLE, "train.steps": 3000, "train.sample_every": 1000,
-                                           "train.checkpoint_every": 1000}), made)
+    r = make_repo(tmp_path, tiny_params(**{**STOPPABLE, "train.steps": 1500, "train.sample_every": 500,
+                                           "train.checkpoint_every": 500}), made)
     dvc(r, "exp", "run", "--queue", "-n", "done-first", "-S", "train.steps=20")
     queue_start(r, 1)
     until_queue_empty(r)
@@ -212,8 +212,10 @@ TIMED = {"results/train/metrics.json": ("wall_s", "steps_per_s"), "results/train
          "results/evaluate/timings.json": None, "results/train/mlflow.json": None}  # None: names a run or a time
 
 
-def test_two_clones_at_different_paths_produce_the_same_data_and_results(tmp_path):
-    a = make_repo(tmp_path / "a", tiny_params(**{"evaluate.fcd": False}))
+def test_two_clones_at_different_paths_produce_the_same_data_and_results(tmp_path, made):
+    # a's data and classifier were made at `made`'s path, its training and evaluation at its own;
+    # b makes all of them at a third path
+    a = make_repo(tmp_path / "a", tiny_params(**{"evaluate.fcd": False}), made)
     b = make_repo(tmp_path / "elsewhere" / "deeper" / "b", tiny_params(**{"evaluate.fcd": False}))
     for r in (a, b):
         dvc(r, "repro")

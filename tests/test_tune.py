@@ -119,7 +119,7 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
 def test_a_trial_whose_worker_is_killed_resumes_from_its_checkpoint(workspace):
     (workspace / "one.yaml").write_text(yaml.safe_dump({"train.lr_g": 0.0004}))
     p = subprocess.Popen([sys.executable, "-m", "braingan.cli", "tune", "one.yaml", "--samples", "1",
-                          "--scheduler", "fifo", "--budget-steps", "3000", "--probe-every", "50", "--name", "killed"],
+                          "--scheduler", "fifo", "--budget-steps", "1500", "--probe-every", "50", "--name", "killed"],
                          cwd=workspace, env=run_env(workspace), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
     pid, deadline = None, time.time() + 600
@@ -141,9 +141,9 @@ def test_a_trial_whose_worker_is_killed_resumes_from_its_checkpoint(workspace):
     assert not [r for r in mine if r.info.status == "RUNNING"]
     (trial,) = [r for r in mine if "ray.trial_id" in r.data.tags]
     assert trial.info.status == "FINISHED" and trial.data.tags.get("braingan.resumed") == "true"
-    assert trial.data.metrics["train.resumed_from"] >= 50 and trial.data.metrics["train.steps"] == 3000
+    assert trial.data.metrics["train.resumed_from"] >= 50 and trial.data.metrics["train.steps"] == 1500
     probe_steps = [m.step for m in c.get_metric_history(trial.info.run_id, "monitor.probe_s")]
-    assert max(probe_steps) == 3000 and len(probe_steps) == len(set(probe_steps))  # each probe step once
+    assert max(probe_steps) == 1500 and len(probe_steps) == len(set(probe_steps))  # each probe step once
 
 
 # ---------------------------------------------------------------- a two-node cluster
