@@ -40,6 +40,10 @@ from braingan.presets import PRESETS  # noqa: E402
 from braingan.probes import Probes  # noqa: E402
 
 TARGETS = ("probe_digit_score_ratio", "probe_mol_kl_score")  # what "today's quality" means here
+# A probe reads a few hundred samples of a GAN that oscillates: one reading of today's KL score
+# swings by 0.1-0.3 from one probe to the next, so a single reading can cross a threshold by luck.
+# Thresholds and crossings are therefore means of SMOOTH consecutive probes.
+SMOOTH = 3
 
 
 class Row:
@@ -73,8 +77,20 @@ class Row:
         self.rng_state = torch.get_rng_state()
 
 
-def first_reaching(readings: list[dict], thresholds: dict) -> dict | None:
-    for r in readings:
+def smoothed(readings: list[dict], k: int) -> list[dict]:
+    """The readings from the k-th on, each with its TARGETS replaced by the mean over it and the
+    k - 1 readings before it (k = 1: the readings as they are)."""
+    out = []
+    for i in range(k - 1, len(readings)):
+        window = readings[i - k + 1:i + 1]
+        out.append({**readings[i], **{t: sum(x[t] for x in window) / k for t in TARGETS
+                                      if all(x.get(t) is not None for x in window)}})
+    return out
+
+
+def first_reaching(readings: list[dict], thresholds: dict, k: int = 1) -> dict | None:
+    """The first reading whose mean over k consecutive probes reaches every threshold."""
+    for r in smoothed(readings, k):
         if all(r.get(k) is not None and r[k] >= v for k, v in thresholds.items()):
             return r
     return None
@@ -95,10 +111,13 @@ def main() -> None:
     ap.add_argument("--doc", help="also write the table into this Markdown file, between <!-- ttq:start/end -->")
     ap.add_argument("--report", help="no training: the table of an earlier run's JSON (with --doc: into --block)")
     ap.add_argument("--block", default="ttq")
+    ap.add_argument("--smooth", type=int, help=f"with --report: judge a run made before smoothing (whose thresholds "
+                                               f"are today's final readings) by means of this many probes ({SMOOTH})")
     a = ap.parse_args()
     os.chdir(ROOT)
     if a.report:
-        report(json.loads(Path(a.report).read_text()), a.doc, a.block)
+        result = json.loads(Path(a.report).read_text())
+        report(resmooth(result, a.smooth) if a.smooth else result, a.doc, a.block)
         return
     today = PRESETS["today"]
     named = {"today": today, "default": {},
@@ -127,9 +146,11 @@ def main() -> None:
         ref = Probes(data, net, today.cfg.seed).measure(Generator.load(a.reference))
         source = f"the probes of {a.reference}"
     else:
-        ref = today.readings[-1]
-        source = f"today's final readings (step {ref['step']}, {ref['train_s']:.0f} s)"
+        ref = smoothed(today.readings, SMOOTH)[-1]
+        source = (f"today's final readings, the mean of its last {SMOOTH} probes (to step {ref['step']}, "
+                  f"{ref['train_s']:.0f} s)")
     result = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "budget_s": a.budget,
+              "smooth": SMOOTH,
               "reference_is_today_final": bool(a.reference and a.reference_is_today),
               "thresholds": {k: ref[k] for k in TARGETS if ref.get(k) is not None}, "threshold_source": source,
               "rows": {r.name: {"overrides": r.overrides, "steps": r.step, "train_s": r.clock, "readings": r.readings,
@@ -140,12 +161,23 @@ def main() -> None:
     print(f"\nevery reading: {a.out}")
 
 
+def resmooth(result: dict, k: int) -> dict:
+    """A run's result judged by means of k probes: its thresholds re-derived from today's readings."""
+    if result.get("reference_is_today_final") or not result["threshold_source"].startswith("today's final"):
+        sys.exit("--smooth: this run's thresholds come from a reference generator, not from today's readings")
+    ref = smoothed(result["rows"]["today"]["readings"], k)[-1]
+    return {**result, "smooth": k, "thresholds": {t: ref[t] for t in result["thresholds"]},
+            "threshold_source": f"today's final readings, the mean of its last {k} probes (to step {ref['step']}, "
+                                f"{ref['train_s']:.0f} s)", "command": result["command"] + f" (judged with --smooth {k})"}
+
+
 def report(result: dict, doc: str | None, block: str) -> None:
     """The table of a run (its JSON): when each configuration first reaches the thresholds, and
     what it reached within the budget; printed, and written into `doc` between the block's markers."""
     thresholds, budget, rows = result["thresholds"], result["budget_s"], result["rows"]
+    k = result.get("smooth", 1)  # runs before smoothing compared single readings
     today = rows["today"]
-    t_today = (first_reaching(today["readings"], thresholds) or {}).get("train_s")
+    t_today = (first_reaching(today["readings"], thresholds, k) or {}).get("train_s")
     today_note = ""
     if t_today is None and result.get("reference_is_today_final"):
         # today stopped at the budget; the thresholds are its final generator's, which it reaches at its
@@ -155,13 +187,14 @@ def report(result: dict, doc: str | None, block: str) -> None:
                       f"{today['train_steps']} steps at its rate in this run: {t_today:.0f} s.")
     lines = [f"`python benchmarks/time_to_quality.py {result['command']}` ({result['date']}). Thresholds "
              f"({result['threshold_source']}): " + ", ".join(f"{k} >= {v:.3f}" for k, v in thresholds.items())
-             + "." + today_note, "",
+             + "." + (f" A configuration reaches them when the mean of {k} consecutive probes does." if k > 1 else "")
+             + today_note, "",
              "| configuration | steps/s | reaches today's quality at | x today's time | "
              + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last 3 probes' mean)" for k in TARGETS)
              + " | probe cost |",
              "|---|---|---|---|" + "---|" * len(TARGETS) + "---|"]
     for name, r in rows.items():
-        hit = first_reaching(r["readings"], thresholds)
+        hit = first_reaching(r["readings"], thresholds, k)
         last3 = [x for x in r["readings"] if x["train_s"] <= budget][-3:] or r["readings"][:1]  # one probe is noisy
         probe_s = sum(x["probe_s"] for x in r["readings"])
         when = f"{hit['train_s']:.0f} s (step {hit['step']})" if hit else "not within the run"

@@ -21,3 +21,21 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
     bf16 = ["optimised + bf16"] if bf16_supported(torch.device("cpu")) else []  # measured only where native
     assert rows == ["plain eager", "optimised", *bf16], out.stdout
     assert "probes (both tasks" in out.stdout and "seed model (116 x 25" in out.stdout
+
+
+def test_time_to_quality_counts_a_crossing_only_when_the_mean_of_consecutive_probes_makes_it():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("time_to_quality", path)
+    ttq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ttq)
+    kl = [0.5, 0.9, 0.5, 0.6, 0.7, 0.8]
+    readings = [{"step": 100 * (i + 1), "probe_digit_score_ratio": 1.0, "probe_mol_kl_score": v} for i, v in enumerate(kl)]
+    thresholds = {"probe_mol_kl_score": 0.65}
+    assert ttq.first_reaching(readings, thresholds, 1)["step"] == 200  # the lucky 0.9 alone
+    # means of three: (0.5 + 0.9 + 0.5) / 3 = 0.633 at step 300, (0.9 + 0.5 + 0.6) / 3 = 0.667 at step 400
+    assert ttq.first_reaching(readings, thresholds, 3)["step"] == 400
+    assert ttq.smoothed(readings, 3)[-1]["probe_mol_kl_score"] == pytest.approx(0.7)
+    assert ttq.first_reaching(readings, {"probe_mol_kl_score": 0.71}, 3) is None

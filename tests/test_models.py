@@ -54,6 +54,20 @@ def test_gumbel_straight_through_forward_is_the_noisy_argmax_and_backward_the_so
     torch.testing.assert_close(logits.grad, want)
 
 
+def test_without_gumbel_noise_the_critic_is_fed_the_argmax_evaluation_reads_with_the_soft_gradient():
+    # model.gumbel_noise false: no u is drawn, so the forward row is argmax(logits) = symbol 0,
+    # and the gradient is that of softmax(logits / tau) = softmax([0.4, 0.2, 0.0])
+    logits = torch.tensor([[[0.2, 0.1, 0.0]]], requires_grad=True)
+    x = models.activate(logits, models.SMILES, Model(activation="per-task", gumbel_noise=False), 0.5)
+    torch.testing.assert_close(x.detach(), torch.tensor([[[1.0, 0.0, 0.0]]]))
+    (x * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    # soft = (0.40176, 0.32894, 0.26931), <soft, w> = 1.86756; grad_i = soft_i (w_i - 1.86756) / 0.5
+    torch.testing.assert_close(logits.grad, torch.tensor([[[-0.69711, 0.08713, 0.60997]]]), atol=2e-5, rtol=0)
+    # the same logits with noise: some draws are not the argmax
+    draws = models.activate(logits.detach().expand(200, 1, 3), models.SMILES, Model(activation="per-task"), 0.5)
+    assert 0 < (draws[:, 0, 0] == 0).sum() < 200
+
+
 def test_gumbel_rows_only_for_smiles_and_only_with_a_temperature():
     logits = torch.randn(4, 6, 5)
     m = Model(activation="per-task")

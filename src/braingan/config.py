@@ -108,6 +108,10 @@ class Model:
     gumbel_tau: float = num(1.0, 0.0, 100.0)
     # > 0: the temperature decays exponentially from gumbel_tau to this over train.steps; 0: fixed
     gumbel_tau_end: float = num(0.0, 0.0, 100.0)
+    # false: no Gumbel noise in those rows: the critic is fed each row's argmax, which is what
+    # evaluation reads (a noisy draw is not: a row of C 0.4, N 0.3, O 0.3 draws N or O 60 % of
+    # the time but always reads as C)
+    gumbel_noise: bool = True
     # molecules end at their first pad: every row after it is pad, in training and sampling alike
     end_of_string: bool = False
     # the critic also reads the canvas as an image, through 2-D convolutions beside its 1-D body

@@ -76,7 +76,8 @@ def activate(logits: torch.Tensor, task: int, model_cfg, gumbel_tau: float = 0.0
     softmax: each row a distribution over V; sigmoid: independent values in (0, 1);
     per-task: softmax rows for SMILES and sigmoid pixels for digits, from the same logits.
     gumbel_tau > 0 (training only): SMILES rows become straight-through Gumbel-softmax
-    one-hots, so the critic cannot tell fakes by their softness. `model.end_of_string`:
+    one-hots, so the critic cannot tell fakes by their softness (without the noise, with
+    `model.gumbel_noise` false: the argmax one-hots that evaluation reads). `model.end_of_string`:
     molecule rows then end at their first pad (`end_of_string`; `pad` is its column)."""
     activation = model_cfg.activation
     if activation not in ACTIVATIONS:
@@ -84,7 +85,7 @@ def activate(logits: torch.Tensor, task: int, model_cfg, gumbel_tau: float = 0.0
     if activation == "sigmoid" or (activation == "per-task" and task == MNIST):
         x = logits.sigmoid()
     elif task == SMILES and gumbel_tau > 0:
-        x = gumbel_straight_through(logits, gumbel_tau)
+        x = gumbel_straight_through(logits, gumbel_tau, noise=getattr(model_cfg, "gumbel_noise", True))
     else:
         x = logits.softmax(-1)
     if task == SMILES and getattr(model_cfg, "end_of_string", False):
@@ -115,14 +116,17 @@ def end_of_string_tokens(idx, pad: int):
     return out
 
 
-def gumbel_straight_through(logits: torch.Tensor, tau: float, u: torch.Tensor | None = None) -> torch.Tensor:
+def gumbel_straight_through(logits: torch.Tensor, tau: float, u: torch.Tensor | None = None,
+                            noise: bool = True) -> torch.Tensor:
     """One-hot rows of argmax(logits + g) forward, the gradient of softmax((logits + g) / tau)
     backward, with g = -log(-log(u)) Gumbel noise from uniform u. (The same distribution as
-    torch's gumbel_softmax, whose exponential_() draw costs 6x more on the CPU.)"""
-    if u is None:
-        u = torch.rand_like(logits)
-    g = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
-    soft = ((logits + g) / tau).softmax(-1)
+    torch's gumbel_softmax, whose exponential_() draw costs 6x more on the CPU.) `noise=False`:
+    g = 0, so the forward rows are the argmax of the logits (`model.gumbel_noise`)."""
+    if noise:
+        if u is None:
+            u = torch.rand_like(logits)
+        logits = logits - torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
+    soft = (logits / tau).softmax(-1)
     hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
     return hard - soft.detach() + soft
 

@@ -35,7 +35,7 @@ PRESETS = {
     "today": {
         "preprocess.encoding": "selfies", "preprocess.tokens": "atoms",
         "model.family": "resnet", "model.dim": 32, "model.blocks": 2, "model.z_dim": 64, "model.gumbel_tau": 1.0,
-        "model.gumbel_tau_end": 0.0, "model.end_of_string": False, "model.critic_2d": False,
+        "model.gumbel_tau_end": 0.0, "model.gumbel_noise": True, "model.end_of_string": False, "model.critic_2d": False,
         "train.loss": "wgan-gp", "train.tasks": "both", "train.steps": 20000, "train.batch_size": 32,
         "train.n_critic": 1, "train.lr_g": 0.0008, "train.lr_d": 0.0024, "train.gen_task_weight": 0.5,
         "train.ema": 0.0, "train.gp_every": 1, "train.precision": "fp32", "train.lr_schedule": "constant",
