@@ -40,8 +40,8 @@ from braingan.presets import PRESETS  # noqa: E402
 from braingan.probes import Probes  # noqa: E402
 
 TARGETS = ("probe_digit_score_ratio", "probe_mol_kl_score")  # what "today's quality" means here
-# A probe reads a few hundred samples of a GAN that oscillates: one reading of today's KL score
-# swings by 0.1-0.3 from one probe to the next, so a single reading can cross a threshold by luck.
+# A probe reads a few hundred samples of a GAN that oscillates, so a single reading can cross a
+# threshold by luck (docs/results.md shows how far today's KL score swings between probes).
 # Thresholds and crossings are therefore means of SMOOTH consecutive probes.
 SMOOTH = 3
 
@@ -91,7 +91,7 @@ def smoothed(readings: list[dict], k: int) -> list[dict]:
 def first_reaching(readings: list[dict], thresholds: dict, k: int = 1) -> dict | None:
     """The first reading whose mean over k consecutive probes reaches every threshold."""
     for r in smoothed(readings, k):
-        if all(r.get(k) is not None and r[k] >= v for k, v in thresholds.items()):
+        if all(r.get(t) is not None and r[t] >= v for t, v in thresholds.items()):
             return r
     return None
 
