@@ -88,6 +88,12 @@ def smoothed(readings: list[dict], k: int) -> list[dict]:
     return out
 
 
+def today_final(readings: list[dict], k: int) -> tuple[dict, str]:
+    """Today's final quality (the mean of its last k probes) and how to say where it comes from."""
+    ref = smoothed(readings, k)[-1]
+    return ref, f"today's final readings, the mean of its last {k} probes (to step {ref['step']}, {ref['train_s']:.0f} s)"
+
+
 def first_reaching(readings: list[dict], thresholds: dict, k: int = 1) -> dict | None:
     """The first reading whose mean over k consecutive probes reaches every threshold."""
     for r in smoothed(readings, k):
@@ -146,9 +152,7 @@ def main() -> None:
         ref = Probes(data, net, today.cfg.seed).measure(Generator.load(a.reference))
         source = f"the probes of {a.reference}"
     else:
-        ref = smoothed(today.readings, SMOOTH)[-1]
-        source = (f"today's final readings, the mean of its last {SMOOTH} probes (to step {ref['step']}, "
-                  f"{ref['train_s']:.0f} s)")
+        ref, source = today_final(today.readings, SMOOTH)
     result = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "budget_s": a.budget,
               "smooth": SMOOTH,
               "reference_is_today_final": bool(a.reference and a.reference_is_today),
@@ -165,10 +169,9 @@ def resmooth(result: dict, k: int) -> dict:
     """A run's result judged by means of k probes: its thresholds re-derived from today's readings."""
     if result.get("reference_is_today_final") or not result["threshold_source"].startswith("today's final"):
         sys.exit("--smooth: this run's thresholds come from a reference generator, not from today's readings")
-    ref = smoothed(result["rows"]["today"]["readings"], k)[-1]
+    ref, source = today_final(result["rows"]["today"]["readings"], k)
     return {**result, "smooth": k, "thresholds": {t: ref[t] for t in result["thresholds"]},
-            "threshold_source": f"today's final readings, the mean of its last {k} probes (to step {ref['step']}, "
-                                f"{ref['train_s']:.0f} s)", "command": result["command"] + f" (judged with --smooth {k})"}
+            "threshold_source": source, "command": result["command"] + f" (judged with --smooth {k})"}
 
 
 def report(result: dict, doc: str | None, block: str) -> None:
