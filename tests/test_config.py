@@ -11,7 +11,7 @@ import yaml
 from braingan import config, losses, models
 from braingan.config import Config, ConfigError, from_dict, load, override
 from braingan.data import encodings, sources
-from helpers import ROOT, run_env
+from helpers import ROOT, run_env, tiny_params
 
 
 def _with(**kv):
@@ -210,6 +210,24 @@ def test_model_too_large_for_memory_is_refused_naming_the_keys():
     with pytest.raises(ConfigError, match=r"model.dim / model.blocks / model.z_dim .* need about [\d,.]+ GiB.* this machine has"):
         check_fits(huge, (16, 2), 24 * 2**30)
     check_fits(Config().model, (72, 47), 24 * 2**30)  # the default fits
+
+
+def test_validate_judges_memory_on_the_smallest_canvas_the_params_can_give(tmp_path, monkeypatch):
+    """extra_pad 19: a one-atom molecule gives 1 + 19 = 20 rows, a multiple of 4, so the smallest
+    canvas has 20 rows (24 from two atoms). A model that fits there must pass validate: train
+    checks again on the real canvas."""
+    from braingan import validation
+
+    cfg = from_dict(tiny_params(**{"preprocess.extra_pad": 19}))
+    need = 16 * sum(models.n_params(m) for m in models.build(cfg.model, (20, 2)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(validation, "open_store", lambda: None)
+    monkeypatch.setattr(validation, "memory_bytes", lambda: need)
+    validation.run(cfg)
+    assert (tmp_path / "results" / "validate" / "params.json").exists()
+    monkeypatch.setattr(validation, "memory_bytes", lambda: need - 1)
+    with pytest.raises(ConfigError, match="model.dim / model.blocks / model.z_dim"):
+        validation.run(cfg)
 
 
 def test_a_registry_returns_what_was_registered_and_refuses_a_name_twice():

@@ -429,3 +429,11 @@ def test_cleaning_a_big_input_shows_its_progress_and_a_small_one_does_not(monkey
     assert "preprocess: clean" in err and "60/60" in err, err
     assert len(kept) == 40 and rep.dropped_invalid == 20  # the parts put back together, in order
     assert kept[:3] == ["CCO", "CCN", "CCO"]
+
+
+def test_the_examples_picture_takes_the_first_digit_of_each_of_the_smallest_classes():
+    from braingan.data.preprocess import first_of_each_class
+
+    labels = np.array([3, 1, 3, 0, 1, 7, 0])
+    assert first_of_each_class(labels, 8) == [3, 1, 0, 5]  # classes 0, 1, 3, 7
+    assert first_of_each_class(labels, 2) == [3, 1]

@@ -162,6 +162,27 @@ def test_an_unknown_activation_is_an_error_not_softmax():
         models.activate(torch.zeros(1, 2, 3), models.SMILES, m)
 
 
+def test_saving_outlives_an_old_checkpoint_gone_before_its_removal_and_one_without_its_checksum(tmp_path, monkeypatch):
+    """A crash between a checkpoint's two writes leaves it without its .sha256, and a user
+    clearing the folder may remove an old checkpoint between this save's listing and its
+    removal: neither may fail the save that comes after."""
+    for step in (1, 2):
+        checkpoint.save(tmp_path, step, {"step": step, "digest": "d"})
+    (tmp_path / "ckpt-00000001.pt.sha256").unlink()  # the crash between the two writes
+    listed = checkpoint._all
+
+    def listing_then_gone(directory):  # step 1 is removed just after the listing
+        found = listed(directory)
+        (directory / "ckpt-00000001.pt").unlink()
+        return found
+    monkeypatch.setattr(checkpoint, "_all", listing_then_gone)
+    assert checkpoint.save(tmp_path, 3, {"step": 3, "digest": "d"}) == tmp_path / "ckpt-00000003.pt"
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00000002.pt", "ckpt-00000002.pt.sha256",
+                                                           "ckpt-00000003.pt", "ckpt-00000003.pt.sha256"]
+    assert checkpoint.load_latest(tmp_path, "d")["step"] == 3
+
+
 def test_checkpoint_without_its_checksum_is_not_trusted(tmp_path):
     checkpoint.save(tmp_path, 5, {"step": 5, "digest": "d"})
     (tmp_path / "ckpt-00000005.pt.sha256").unlink()

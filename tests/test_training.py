@@ -6,6 +6,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -121,6 +122,14 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, data, stop):
     after = {p.name: p.read_bytes() for p in (tmp_path / "part" / "out" / "samples").iterdir()}
     assert before and all(name.endswith(".png") for name in after)  # pictures only: a `dvc plots` folder
     assert set(before) < set(after) and all(after[k] == v for k, v in before.items())  # earlier samples kept
+
+
+def test_the_step_rate_and_wall_time_are_the_steps_over_the_clock_s_seconds(tmp_path, data, monkeypatch):
+    """A clock that reads 100 s at the start and 101.5 s ever after: the 6 steps took 1.5 s."""
+    readings = iter([100.0])
+    monkeypatch.setattr(training, "time", SimpleNamespace(time=lambda: next(readings, 101.5)))
+    m, _ = _train(tmp_path, data)
+    assert (m["steps"], m["wall_s"], m["steps_per_s"]) == (6, 1.5, 4.0)
 
 
 def test_a_finished_run_trains_again_when_forced(tmp_path, data):

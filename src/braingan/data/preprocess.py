@@ -92,10 +92,16 @@ def run(cfg: Config, raw_dir: Path = paths.RAW, out_dir: Path = paths.PROCESSED,
         "smiles_pad_share": float(1 - sum(sym.values()) / (len(s_tr) * shape[0])),
     }
     write_json(results / "metrics.json", metrics)
-    first = [int(np.flatnonzero(labels[d_tr] == c)[0]) for c in np.unique(labels[d_tr])[:8]]  # one per class
+    first = first_of_each_class(labels[d_tr], 8)
     save_figure(plots.canvas_examples(train_canvas[first], labels[d_tr][first], vocab.one_hot(idx[s_tr[:4]]),
                                       [smiles[i] for i in s_tr[:4]], shape), results / "examples.png")
     return metrics
+
+
+def first_of_each_class(labels: np.ndarray, n: int) -> list[int]:
+    """The index of the first example of each of the n smallest classes, in class order: the
+    examples picture shows one digit per class, the same ones for the same data."""
+    return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:n]]
 
 
 def _references(raw_dir: Path, out: Path) -> None:
