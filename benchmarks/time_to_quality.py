@@ -193,17 +193,17 @@ def report(result: dict, doc: str | None, block: str) -> None:
              + "." + (f" A configuration reaches them when the mean of {k} consecutive probes does." if k > 1 else "")
              + today_note, "",
              "| configuration | steps/s | reaches today's quality at | x today's time | "
-             + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last 3 probes' mean)" for k in TARGETS)
+             + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last {SMOOTH} probes' mean)" for k in TARGETS)
              + " | probe cost |",
              "|---|---|---|---|" + "---|" * len(TARGETS) + "---|"]
     for name, r in rows.items():
         hit = first_reaching(r["readings"], thresholds, k)
-        last3 = [x for x in r["readings"] if x["train_s"] <= budget][-3:] or r["readings"][:1]  # one probe is noisy
+        last = [x for x in r["readings"] if x["train_s"] <= budget][-SMOOTH:] or r["readings"][:1]
         probe_s = sum(x["probe_s"] for x in r["readings"])
         when = f"{hit['train_s']:.0f} s (step {hit['step']})" if hit else "not within the run"
         ratio = f"{hit['train_s'] / t_today:.2f}" if hit and t_today else "–"
         lines.append(f"| {name} | {r['steps'] / max(r['train_s'], 1e-9):.1f} | {when} | {ratio} | "
-                     + " | ".join(f"{sum(x.get(k, float('nan')) for x in last3) / max(len(last3), 1):.3f}"
+                     + " | ".join(f"{sum(x.get(k, float('nan')) for x in last) / max(len(last), 1):.3f}"
                                   for k in TARGETS)
                      + f" | {probe_s / max(r['train_s'], 1e-9):.1%} |")
     print("\n".join(lines))

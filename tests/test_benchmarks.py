@@ -1,8 +1,10 @@
 """The benchmark scripts run on a workspace's data (tiny params), so a change to the code they
 call cannot leave them broken unnoticed. They print numbers; these tests check which rows were
 measured, never a time."""
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,9 +26,6 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
 
 
 def test_time_to_quality_counts_a_crossing_only_when_the_mean_of_consecutive_probes_makes_it():
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
     spec = importlib.util.spec_from_file_location("time_to_quality", path)
     ttq = importlib.util.module_from_spec(spec)
