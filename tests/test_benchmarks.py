@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from braingan.config import ConfigError, from_dict, override, read_params
 from braingan.levers import bf16_supported
+from braingan.presets import PRESETS
 from helpers import run_env
 
 
@@ -38,3 +41,16 @@ def test_time_to_quality_counts_a_crossing_only_when_the_mean_of_consecutive_pro
     assert ttq.first_reaching(readings, thresholds, 3)["step"] == 400
     assert ttq.smoothed(readings, 3)[-1]["probe_mol_kl_score"] == pytest.approx(0.7)
     assert ttq.first_reaching(readings, {"probe_mol_kl_score": 0.71}, 3) is None
+
+
+def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on_top_of_today():
+    """A misspelt key or an out-of-range value must fail here, not 40 minutes into a benchmark run."""
+    root = Path(__file__).resolve().parents[1]
+    levers = yaml.safe_load((root / "benchmarks" / "levers.yaml").read_text())
+    for name, lever in levers.items():
+        cfg = from_dict(override(read_params(root / "params.yaml"), {**PRESETS["today"], **lever}))
+        for key, value in lever.items():
+            section, field = key.split(".")
+            assert getattr(getattr(cfg, section), field) == value, name
+    with pytest.raises(ConfigError, match="lr_end_ratio"):
+        from_dict(override(read_params(root / "params.yaml"), {**PRESETS["today"], "train.lr_end_ratio": 1.5}))
