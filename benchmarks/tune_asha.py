@@ -5,23 +5,30 @@ then one ASHA search per --grace-steps value; --grid / --asha table earlier sear
 
     python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 2400 [--grace-steps 240 600] \
         [--doc docs/results.md]
-    python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 1200 --grid grid-20261202-1554 \
-        --asha asha-20261202-1554 asha-20261202-1646-g300 --doc docs/results.md     # docs/results.md's table
+    python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 6000 --probe-every 240 \
+        --grid grid-20261207-1110 --replay-grace 240 480 720 960 1500 --doc docs/results.md  # docs/results.md's
 
 CPU time of a search = the sum over its trials of (last probe's time - start) x CPUs per
 trial, from the trials' MLflow runs. "Within the noise": the ASHA winner's full-length quality
 (read from the grid's run of the same configuration) is at most the best trial's spread over
-its last three probes below the best.
+its last three probes below the best. Beside the searches run, ASHA is replayed on the grid's
+curves (`replay`) at several first rungs and start orders: what a search would have cost, without
+running it.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
+import random
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -31,6 +38,7 @@ def search(space: str, name: str, scheduler: str, a, grace: int | None = None) -
     subprocess.run([sys.executable, "-m", "braingan.cli", "tune", space, "--samples", "1", "--scheduler", scheduler,
                     "--budget-steps", str(a.budget_steps), "--probe-every", str(a.probe_every),
                     "--cpus-per-trial", str(a.cpus_per_trial), "--reduction-factor", str(a.reduction_factor),
+                    "--order-seed", str(a.order_seed),
                     *(["--grace-steps", str(grace)] if grace else []), "--name", name], cwd=ROOT, check=True)
 
 
@@ -63,6 +71,104 @@ def trials(name: str) -> list[dict]:
     return out
 
 
+def replay(grid: dict[str, dict], order: list[str], budget: int, every: int, grace: int, rf: int,
+           slots: int) -> dict:
+    """Asynchronous ASHA replayed on the full grid's curves, by Ray's rules (`_Bracket.on_result`:
+    rungs at grace * rf^k below the budget; a trial's first report at or past a rung goes on
+    unless its quality is below the (1 - 1/rf) quantile of those recorded at that rung before it).
+    A configuration's training is deterministic, so its quality at each probe is the grid's, and
+    its time per step its grid trial's. `slots` trials run at once, started in `order` (keys of
+    `grid`). Returns the steps each trial trained, the CPU time as a fraction of the grid's, and
+    the winner: the best at the budget among those that trained it."""
+    import heapq
+
+    import numpy as np
+
+    rungs = [grace * rf ** k for k in range(int(np.log(budget / grace) / np.log(rf)) + 1)]
+    recorded = {m: {} for m in rungs}
+    tau = {k: grid[k]["cpu_s"] / grid[k]["steps"] for k in grid}
+    pending, events, reached = list(order), [], {}
+
+    def start(t: float) -> None:
+        key = pending.pop(0)
+        heapq.heappush(events, (t + every * tau[key], key, every))
+
+    for _ in range(min(slots, len(pending))):
+        start(0.0)
+    while events:
+        t, key, step = heapq.heappop(events)
+        q, stop = grid[key]["quality"].get(step), False
+        if q is None:  # the trial failed here in the grid: it fails here again
+            reached[key] = step - every
+            if pending:
+                start(t)
+            continue
+        for m in reversed(rungs):
+            if step < m or key in recorded[m]:
+                continue
+            if recorded[m] and q < np.nanpercentile(list(recorded[m].values()), (1 - 1 / rf) * 100):
+                stop = True
+            recorded[m][key] = q
+            break
+        if stop or step >= budget:
+            reached[key] = step
+            if pending:
+                start(t)
+        else:
+            heapq.heappush(events, (t + every * tau[key], key, step + every))
+    full = [k for k in reached if reached[k] >= budget]
+    return {"reached": reached, "cpu": sum(reached[k] * tau[k] for k in reached) / sum(budget * tau[k] for k in grid),
+            "winner": max(full, key=lambda k: grid[k]["quality"][budget], default=None)}  # None: all stopped
+
+
+def graces(a) -> list[int]:
+    return a.grace_steps or [a.budget_steps // 4]  # braingan tune's default first rung
+
+
+def rungs_of(a) -> list[int]:
+    return [g * a.reduction_factor ** k for g in graces(a) for k in range(8)
+            if g * a.reduction_factor ** k < a.budget_steps]
+
+
+def replayed(a, full: dict, top: float, noise: float) -> list[str]:
+    """How the result depends on the start order and the first rung: ASHA replayed on the grid's
+    curves (`replay`) in `braingan tune`'s order, Ray's, and --replay-orders random ones."""
+    from braingan.tune import grid_order
+
+    space = yaml.safe_load(Path(a.space).read_text())
+    if any(isinstance(v, dict) and "grid" not in v for v in space.values()):
+        return []  # a space with distributions: its trials differ run to run, nothing to replay
+    fixed = {k: v for k, v in space.items() if not isinstance(v, dict)}
+    ours = [json.dumps({**fixed, **c}, sort_keys=True) for c in grid_order(space, a.order_seed)]
+    by_ray = [json.dumps({**fixed, **c}, sort_keys=True) for c in _ray_order(space)]
+    shuffles = [random.Random(i).sample(ours, len(ours)) for i in range(a.replay_orders)]
+
+    def run(order, grace):
+        r = replay(full, order, a.budget_steps, a.probe_every, grace, a.reduction_factor, a.slots)
+        return r["cpu"], r["winner"] is not None and top - full[r["winner"]]["quality"][a.budget_steps] <= noise
+
+    lines = ["", f"Replayed on the grid's curves: Ray's ASHA rules, 1 in {a.reduction_factor} on at each rung, "
+             f"{a.slots} trials at once, each configuration's time per step its grid trial's; a search meets the "
+             "target when it uses at most 1/3 of the grid's CPU time and its winner is within the noise of the best. "
+             f"Random orders: {a.replay_orders}, seeded 0 to {a.replay_orders - 1}.", "",
+             "| first rung (grace) | `braingan tune`'s order: CPU, winner | Ray's grid order: CPU, winner | "
+             "random orders meeting the target | their median CPU |", "|---|---|---|---|---|"]
+    for grace in sorted(g for g in {*graces(a), *a.replay_grace} if g < a.budget_steps):
+        (c1, w1), (c2, w2) = run(ours, grace), run(by_ray, grace)
+        rs = [run(o, grace) for o in shuffles]
+        met = sum(c <= 1 / 3 and w for c, w in rs) / len(rs)
+        lines.append(f"| {grace} | {c1:.2f}, {'within' if w1 else 'outside'} | {c2:.2f}, "
+                     f"{'within' if w2 else 'outside'} | {met:.0%} | {statistics.median(c for c, _ in rs):.2f} |")
+    return lines
+
+
+def _ray_order(space: dict) -> list[dict]:
+    """The grid's combinations in Ray's own order (what `braingan tune` used before `grid_order`):
+    the axes sorted by name, the first varying fastest."""
+    names = sorted(k for k, v in space.items() if isinstance(v, dict))
+    return [dict(zip(reversed(names), c)) for c in itertools.product(*(space[n]["grid"] for n in reversed(names)))]
+
+
 def parent_params(name: str) -> dict:
     (r,) = [r for r in search_runs(name)[1] if r.data.tags.get("braingan.stage") == "search"]
     return r.data.params
@@ -77,27 +183,37 @@ def main() -> None:
     ap.add_argument("--grace-steps", type=int, nargs="*", default=[],
                     help="one ASHA search per value (none given, and no --asha: one at braingan tune's default)")
     ap.add_argument("--cpus-per-trial", type=int, default=1)
+    ap.add_argument("--order-seed", type=int, default=0, help="braingan tune's --order-seed for the ASHA searches")
+    ap.add_argument("--replay-grace", type=int, nargs="*", default=[240, 480, 720, 960, 1440],
+                    help="first rungs to replay on the grid's curves, beside the --grace-steps searched")
+    ap.add_argument("--replay-orders", type=int, default=1000, help="random start orders replayed per first rung")
+    ap.add_argument("--slots", type=int, help="trials at once in the replay (default: this machine's CPUs "
+                                               "over --cpus-per-trial, as Ray schedules them)")
     ap.add_argument("--grid", help="an earlier full-grid search of this space and budget, instead of a new one "
-                                   "(a configuration's training is deterministic: its curve is the same run to run)")
+                                   "(a configuration's training is deterministic: its curve is the same run to run); "
+                                   "then ASHA searches run only for the --grace-steps given")
     ap.add_argument("--asha", nargs="*", default=[], help="earlier ASHA searches to table beside the new ones")
     ap.add_argument("--doc", help="write the table into this Markdown file, between <!-- asha:start/end -->")
     a = ap.parse_args()
     a.probe_every = a.probe_every or max(1, a.budget_steps // 10)
+    a.slots = a.slots or max(1, (os.cpu_count() or 1) // a.cpus_per_trial)
     stamp = time.strftime("%Y%m%d-%H%M")
     grid = a.grid or f"grid-{stamp}"
     if not a.grid:
         search(a.space, grid, "fifo", a)
     ashas = list(a.asha)
-    for grace in a.grace_steps or ([] if a.asha else [None]):
+    for grace in a.grace_steps or ([] if a.asha or a.grid else [None]):
         ashas.append(f"asha-{stamp}" + (f"-g{grace}" if grace else ""))
         search(a.space, ashas[-1], "asha", a, grace)
     g = trials(grid)
     full = {t["overrides"]: t for t in g}
-    best = max(g, key=lambda t: t["quality"][t["steps"]])
+    best = max((t for t in g if a.budget_steps in t["quality"]), key=lambda t: t["quality"][a.budget_steps])
     last3 = list(best["quality"].values())[-3:]
     noise = statistics.pstdev(last3) if len(last3) > 1 else 0.0
     top = best["quality"][best["steps"]]
     cpu_g = sum(t["cpu_s"] * a.cpus_per_trial for t in g)
+    n_failed = sum(t["steps"] < a.budget_steps for t in g)
+    failed = f" ({n_failed} failed)" if n_failed else ""
     lines = [
         f"`python benchmarks/tune_asha.py {a.space} --budget-steps {a.budget_steps} --probe-every {a.probe_every}` "
         f"(grid `{grid}`; {time.strftime('%Y-%m-%d')}; {len(g)} configurations, {a.cpus_per_trial} CPU per trial; "
@@ -105,7 +221,7 @@ def main() -> None:
         "three probes)", "",
         "| search | trials | stopped early | CPU time | best configuration | its full-length quality |",
         "|---|---|---|---|---|---|",
-        f"| full grid (FIFO) | {len(g)} | 0 | {cpu_g / 60:.1f} min | `{best['overrides']}` | {top:.3f} |",
+        f"| full grid (FIFO) | {len(g)}{failed} | 0 | {cpu_g / 60:.1f} min | `{best['overrides']}` | {top:.3f} |",
     ]
     out = {"grid": g}
     for name in ashas:
@@ -121,16 +237,18 @@ def main() -> None:
             f"{len(s)} | {stopped} | {cpu_s / 60:.1f} min ({cpu_s / cpu_g:.2f} of the grid's) | "
             f"`{winner['overrides']}` | {won:.3f} ({won - top:+.3f} from the best; "
             f"{'within' if top - won <= noise else 'outside'} the noise {noise:.3f}) |")
+    lines += replayed(a, full, top, noise)
     # why a rung decides what it does: every configuration's full-length curve, best last
     configs = [json.loads(t["overrides"]) for t in g]
     varied = [k for k in configs[0] if len({json.dumps(c[k]) for c in configs}) > 1]
-    steps = sorted(best["quality"])
+    every = -(-len(best["quality"]) // 12)  # at most about a dozen columns, the budget's step last
+    steps = sorted(set(sorted(best["quality"])[::-1][::every]) | {x for x in best["quality"] if x in rungs_of(a)})
     lines += ["", "Quality by step of every configuration in the full grid:", "",
               "| " + " | ".join(varied) + " | " + " | ".join(str(x) for x in steps) + " |",
               "|" + "---|" * (len(varied) + len(steps))]
-    for t, c in sorted(zip(g, configs), key=lambda x: x[0]["quality"][a.budget_steps], reverse=True):
-        lines.append("| " + " | ".join(str(c[k]) for k in varied) + " | "
-                     + " | ".join(f"{t['quality'][x]:.3f}" for x in steps) + " |")
+    for t, c in sorted(zip(g, configs), key=lambda x: x[0]["quality"].get(a.budget_steps, -1), reverse=True):
+        lines.append("| " + " | ".join(str(c[k]) for k in varied) + " | " + " | ".join(
+            f"{t['quality'][x]:.3f}" if x in t["quality"] else f"failed at {t['steps']}" for x in steps) + " |")
     print("\n".join(lines))
     (ROOT / "benchmarks" / "results" / "tune_asha.json").write_text(json.dumps(out, indent=1) + "\n")
     if a.doc:

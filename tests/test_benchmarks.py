@@ -28,11 +28,16 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
     assert "probes (both tasks" in out.stdout and "seed model (116 x 25" in out.stdout
 
 
+def _benchmark(name: str):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_time_to_quality_counts_a_crossing_only_when_the_mean_of_consecutive_probes_makes_it():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
-    spec = importlib.util.spec_from_file_location("time_to_quality", path)
-    ttq = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ttq)
+    ttq = _benchmark("time_to_quality")
     kl = [0.5, 0.9, 0.5, 0.6, 0.7, 0.8]
     readings = [{"step": 100 * (i + 1), "probe_digit_score_ratio": 1.0, "probe_mol_kl_score": v} for i, v in enumerate(kl)]
     thresholds = {"probe_mol_kl_score": 0.65}
@@ -41,6 +46,25 @@ def test_time_to_quality_counts_a_crossing_only_when_the_mean_of_consecutive_pro
     assert ttq.first_reaching(readings, thresholds, 3)["step"] == 400
     assert ttq.smoothed(readings, 3)[-1]["probe_mol_kl_score"] == pytest.approx(0.7)
     assert ttq.first_reaching(readings, {"probe_mol_kl_score": 0.71}, 3) is None
+
+
+def test_the_asha_replay_stops_below_the_rungs_quantile_and_lets_the_first_arrival_go_on():
+    replay = _benchmark("tune_asha").replay
+    # budget 4, a report every step, rungs at 1, 2 and 4 (grace 1, 1 in 2 on); one trial at a time
+    grid = {"A": {"cpu_s": 4.0, "steps": 4, "quality": {1: 0.5, 2: 0.6, 3: 0.7, 4: 0.8}},
+            "B": {"cpu_s": 8.0, "steps": 4, "quality": {1: 0.4, 2: 0.45, 3: 0.5, 4: 0.55}},  # 2 s a step
+            "C": {"cpu_s": 4.0, "steps": 4, "quality": {1: 0.9, 2: 0.5, 3: 0.9, 4: 0.95}}}
+    r = replay(grid, ["A", "B", "C"], budget=4, every=1, grace=1, rf=2, slots=1)
+    # B at rung 1: 0.4 below the median of {0.5}; C at rung 1: 0.9 above the median of {0.5, 0.4} = 0.45,
+    # at rung 2: 0.5 below the median of {0.6}. CPU (4 x 1 + 1 x 2 + 2 x 1) s of (4 + 8 + 4) s
+    assert r["reached"] == {"A": 4, "B": 1, "C": 2} and r["cpu"] == pytest.approx(8 / 16) and r["winner"] == "A"
+    # started first, B meets empty rungs and trains the whole budget; A beats it at every rung; C as before
+    r = replay(grid, ["B", "A", "C"], budget=4, every=1, grace=1, rf=2, slots=1)
+    assert r["reached"] == {"B": 4, "A": 4, "C": 2} and r["cpu"] == pytest.approx(14 / 16) and r["winner"] == "A"
+    # two at a time: A and C reach rung 1 at once (A recorded first), C stops at rung 2 at 2 s; B starts
+    # then and stops at rung 1 (at 4 s), below the median of {0.5, 0.9}
+    r = replay(grid, ["A", "C", "B"], budget=4, every=1, grace=1, rf=2, slots=2)
+    assert r["reached"] == {"A": 4, "C": 2, "B": 1} and r["cpu"] == pytest.approx(8 / 16)
 
 
 def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on_top_of_today():

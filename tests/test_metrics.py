@@ -14,6 +14,16 @@ from braingan.metrics.frechet import frechet_distance, size_matched
 
 
 # ------------------------------------------------------------------ MOSES metrics
+def test_a_molecule_whose_canonical_form_does_not_parse_back_is_invalid(monkeypatch):
+    """Seen in a search: a generated molecule whose canonical SMILES RDKit cannot read crashed the
+    descriptors of the training probe. Here RDKit's writer is made to write such a form (c1cccc1,
+    an aromatic ring that cannot be kekulised) for the second of three molecules."""
+    write = sm.Chem.MolToSmiles
+    monkeypatch.setattr(sm.Chem, "MolToSmiles", lambda m: "c1cccc1" if m.GetNumAtoms() == 4 else write(m))
+    assert sm.canonical(["OCC", "CCCC", "c1ccccc1"]) == ["CCO", None, "c1ccccc1"]
+    assert sm.validity(["OCC", "CCCC", "c1ccccc1"]) == pytest.approx(2 / 3)
+
+
 def test_moses_example():
     gen = ["CCNC", "CCC", "INVALID", "CCC", None, ""]
     can = sm.canonical(gen)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from braingan.config import ConfigError
-from braingan.tune import quality, read_space
+from braingan.tune import grid_order, overrides_of, quality, read_space
 from conftest import unavailable
 from helpers import dvc, make_repo, mlflow_runs, run_env, tiny_params
 
@@ -29,6 +29,31 @@ except ImportError:  # the core install stays lean: ray[tune] comes with the tes
 
 
 # ---------------------------------------------------------------- the space, before anything starts
+def test_the_grid_starts_each_next_trial_on_the_values_started_least_ties_drawn_from_the_seed():
+    space = {"train.lr_g": {"grid": [0.0004, 0.0008]}, "train.n_critic": 1,
+             "preprocess.encoding": {"grid": ["selfies", "smiles", "deepsmiles"]}}
+    orders = {seed: grid_order(space, seed) for seed in range(12)}
+    for order in orders.values():
+        assert sorted(map(str, order)) == sorted(str({"train.lr_g": g, "preprocess.encoding": e})
+                                                 for g in (0.0004, 0.0008) for e in ("selfies", "smiles", "deepsmiles"))
+        # the second shares no value with the first (0 started values against 1 for every other)
+        assert all(order[1][k] != order[0][k] for k in order[0])
+        # the third: an unstarted encoding (counts 0 + 1 = 1) before a started one (1 + 1 = 2)
+        assert order[2]["preprocess.encoding"] not in {order[0]["preprocess.encoding"], order[1]["preprocess.encoding"]}
+        # both learning rates among the first two, three of each in all: never a block of one first
+        assert [o["train.lr_g"] for o in order[:4]].count(0.0004) == 2
+    assert grid_order(space, 3) == orders[3] and len({str(o) for o in orders.values()}) > 1
+    assert grid_order({"train.n_critic": 1, "train.lr_g": {"loguniform": [1e-4, 1e-3]}}, 0) == []
+
+
+def test_a_trials_overrides_spread_its_grid_combination_beside_its_other_values_without_the_context():
+    config = {"ctx": {"root": "/w"}, "grid": {"preprocess.encoding": "smiles", "train.lr_d": 0.0024},
+              "train.lr_g": 0.0003, "train.n_critic": 1}
+    assert overrides_of(config) == {"train.lr_g": 0.0003, "train.n_critic": 1, "preprocess.encoding": "smiles",
+                                    "train.lr_d": 0.0024}
+    assert overrides_of({"ctx": {}, "train.lr_g": 0.0003}) == {"train.lr_g": 0.0003}
+
+
 @pytest.mark.parametrize("space, message", [
     ({"train.lr_gg": {"loguniform": [1e-4, 1e-3]}}, "unknown key train.lr_gg; allowed keys here:"),
     ({"preprocess.encoding": {"choice": ["selfies", "inchi"]}}, "preprocess.encoding: 'inchi' is not allowed"),
@@ -88,7 +113,9 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
     (workspace / "space.yaml").write_text(yaml.safe_dump(SPACE))
     p = _tune(workspace, "space.yaml", "--samples", "1", "--scheduler", "asha", "--budget-steps", "40",
               "--probe-every", "5", "--name", "local")
-    assert "as a DVC experiment:  dvc exp run -n tune-local -S train.lr_g=" in p.stdout
+    (cmd,) = [line for line in p.stdout.splitlines() if line.startswith("as a DVC experiment:  ")]
+    assert cmd.startswith("as a DVC experiment:  dvc exp run -n tune-local -S ") and " -S train.lr_g=" in cmd
+    assert " -S train.n_critic=1" in cmd
     c, runs = mlflow_runs(workspace)
     mine = [r for r in runs if r.data.tags.get("braingan.search") == "local"]
     (parent,) = [r for r in mine if r.data.tags.get("braingan.stage") == "search"]

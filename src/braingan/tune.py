@@ -1,7 +1,7 @@
 """`braingan tune SPACE.yaml`: a search over params on Ray Tune, on this machine or on a Ray
 cluster, that stops weak trials early (ASHA) on the quality probes.
 
-    braingan tune benchmarks/phase_b.yaml --samples 8 --scheduler asha --budget-steps 6000
+    braingan tune benchmarks/search/phase_b.yaml --samples 8 --scheduler asha --budget-steps 6000
     braingan tune space.yaml --address 10.0.0.5:6379 --cpus-per-trial 2 --promote
 
 SPACE.yaml maps the project's dotted param names to values or distributions:
@@ -26,9 +26,12 @@ is a few functions, and a reader follows a search from its command line to its t
 from __future__ import annotations
 
 import argparse
+import collections
 import fcntl
+import itertools
 import json
 import os
+import random
 import shlex
 import subprocess
 import sys
@@ -42,6 +45,7 @@ from .fsutil import repo_root
 
 DISTRIBUTIONS = ("choice", "grid", "uniform", "loguniform", "randint")
 QUALITY = ("probe_digit_score_ratio", "probe_mol_kl_score")  # the default metric: their mean
+GRID = "grid"  # the Tune config key of a trial's grid combination (no param is named so)
 
 
 # ---------------------------------------------------------------- the space
@@ -84,13 +88,40 @@ def _check(params: dict, name: str, value, where: str) -> None:
         raise ConfigError(f"{where}: {e}") from None
 
 
-def to_ray(space: dict) -> dict:
+def grid_order(space: dict, seed: int) -> list[dict]:
+    """Every combination of the space's grid axes, once each, in the order trials start in: each
+    next one the combination whose values have started least so far (summed over the axes), ties
+    drawn from `seed`. Asynchronous ASHA compares a trial only with those that reached a rung
+    before it, so the first arrivals go on whatever they score: in the file's order (or a plain
+    shuffle's, by chance) they can all share one weak value, each of them then trained far."""
+    axes = {name: s["grid"] for name, s in space.items() if isinstance(s, dict) and "grid" in s}
+    left = [dict(zip(axes, values)) for values in itertools.product(*axes.values())] if axes else []
+    random.Random(seed).shuffle(left)
+    order, started = [], collections.Counter()
+    while left:
+        nxt = min(left, key=lambda c: sum(started[k, json.dumps(v)] for k, v in c.items()))  # first of the ties
+        left.remove(nxt)
+        order.append(nxt)
+        started.update((k, json.dumps(v)) for k, v in nxt.items())
+    return order
+
+
+def to_ray(space: dict, seed: int = 0) -> dict:
+    """The space as Ray Tune's param space: the grid axes as one grid of their combinations
+    (`grid_order`) under GRID, the distributions as Tune's, fixed values as they are."""
     from ray import tune
 
-    make = {"choice": tune.choice, "grid": tune.grid_search, "uniform": lambda a: tune.uniform(*a),
+    make = {"choice": tune.choice, "uniform": lambda a: tune.uniform(*a),
             "loguniform": lambda a: tune.loguniform(*a), "randint": lambda a: tune.randint(a[0], a[1] + 1)}
-    return {name: make[next(iter(s))](next(iter(s.values()))) if isinstance(s, dict) else s
-            for name, s in space.items()}
+    out = {name: make[next(iter(s))](next(iter(s.values()))) if isinstance(s, dict) else s
+           for name, s in space.items() if not (isinstance(s, dict) and "grid" in s)}
+    combos = grid_order(space, seed)
+    return {**out, GRID: tune.grid_search(combos)} if combos else out
+
+
+def overrides_of(config: dict) -> dict:
+    """A trial's param overrides: its Tune config without the context, its grid combination spread out."""
+    return {**{k: v for k, v in config.items() if k not in ("ctx", GRID)}, **config.get(GRID, {})}
 
 
 def quality(values: dict, metric: str) -> float | None:
@@ -130,7 +161,7 @@ def trial(config: dict) -> None:
     from .recorder.training import TrainingRecorder
     from .tracking import Run
 
-    ctx, overrides = config["ctx"], {k: v for k, v in config.items() if k != "ctx"}
+    ctx, overrides = config["ctx"], overrides_of(config)
     root = Path(ctx["root"])
     params = override(json.loads(json.dumps(ctx["params"])), {**overrides, **ctx["fixed"]})
     cfg = from_dict(params)
@@ -191,6 +222,9 @@ def main(argv=None) -> None:
                     help="ASHA: 1 in this many trials goes on at each rung (default 4, as Ray's)")
     ap.add_argument("--metric", default="quality", help="what ranks trials: quality (the mean of the digit score "
                                                        "ratio and KL score probes) or a probe name")
+    ap.add_argument("--order-seed", type=int, default=0,
+                    help="breaks the ties of the order the grid's configurations start in (each next one the least "
+                         "started values; asynchronous ASHA favours the first); the params' own seed is `seed`")
     ap.add_argument("--name", help="the search's name (default: the space file's name)")
     ap.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker dies")
     ap.add_argument("--promote", action="store_true", help="run the best trial as a DVC experiment")
@@ -239,7 +273,7 @@ def run_search(a) -> None:
     parent = Run(tags={"braingan.search": name})
     asha = {"grace_steps": a.grace_steps, "reduction_factor": a.reduction_factor} if a.scheduler == "asha" else {}
     parent.start(name=f"search-{name}", params={"space": json.dumps(space, sort_keys=True), "samples": a.samples,
-                                                 "scheduler": a.scheduler, **asha, **fixed},
+                                                 "scheduler": a.scheduler, "order_seed": a.order_seed, **asha, **fixed},
                  tags={**context_tags(), "braingan.stage": "search", "mlflow.source.name": "braingan tune"})
     status = "FAILED"
     try:
@@ -276,7 +310,7 @@ def _fit(a, root: Path, params: dict, space: dict, fixed: dict, name: str, paren
                  if a.scheduler == "asha" else FIFOScheduler())
     tuner = tune.Tuner(
         tune.with_resources(trial, {"cpu": a.cpus_per_trial}),
-        param_space={**to_ray(space), "ctx": ctx},
+        param_space={**to_ray(space, a.order_seed), "ctx": ctx},
         tune_config=tune.TuneConfig(metric="quality", mode="max", scheduler=scheduler, num_samples=a.samples,
                                     trial_dirname_creator=lambda t: f"trial_{t.trial_id}"),
         run_config=tune.RunConfig(name=name, storage_path=str(root / "data" / "tune" / "ray"),
@@ -290,7 +324,7 @@ def _fit(a, root: Path, params: dict, space: dict, fixed: dict, name: str, paren
     if best is None:
         raise BrainganError(f"search {name}: no trial reported a quality at step {steps} (every trial failed or was "
                             f"stopped?); see data/tune/ray/{name}")
-    overrides = {k: v for k, v in best.config.items() if k != "ctx"}
+    overrides = overrides_of(best.config)
     return {"trial_id": best.metrics.get("trial_id", ""), "overrides": overrides, "metrics": best.metrics}
 
 

@@ -16,11 +16,14 @@ from ..data.smiles import mol_from
 
 
 def canonical(smiles: list[str | None]) -> list[str | None]:
-    """Canonical SMILES for each valid input, None for each invalid one."""
+    """Canonical SMILES for each valid input, None for each invalid one. Every metric reads the
+    canonical form, so one that RDKit writes but cannot read back (its round trip fails on a few
+    odd aromatic rings) counts as invalid, not as a molecule no descriptor can be computed on."""
     out = []
     for s in smiles:
         m = mol_from(s)
-        out.append(Chem.MolToSmiles(m) if m is not None else None)
+        c = Chem.MolToSmiles(m) if m is not None else None
+        out.append(c if c is not None and Chem.MolFromSmiles(c) is not None else None)
     return out
 
 
