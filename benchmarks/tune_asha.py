@@ -181,7 +181,8 @@ def main() -> None:
     ap.add_argument("--probe-every", type=int, help="default: budget / 10")
     ap.add_argument("--reduction-factor", type=int, default=4)
     ap.add_argument("--grace-steps", type=int, nargs="*", default=[],
-                    help="one ASHA search per value (none given, and no --asha: one at braingan tune's default)")
+                    help="one ASHA search per value (none given, and neither --asha nor --grid: one at "
+                         "braingan tune's default)")
     ap.add_argument("--cpus-per-trial", type=int, default=1)
     ap.add_argument("--order-seed", type=int, default=0, help="braingan tune's --order-seed for the ASHA searches")
     ap.add_argument("--replay-grace", type=int, nargs="*", default=[240, 480, 720, 960, 1440],
