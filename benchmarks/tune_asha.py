@@ -6,7 +6,10 @@ then one ASHA search per --grace-steps value; --grid / --asha table earlier sear
     python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 2400 [--grace-steps 240 600] \
         [--doc docs/results.md]
     python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 6000 --probe-every 240 \
-        --grid grid-20261207-1110 --replay-grace 240 480 720 960 1500 --doc docs/results.md  # docs/results.md's
+        --grid grid-20261207-1110 --grace-steps 240 --replay-grace 240 480 720 960 1500  # docs/results.md's search,
+    python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 6000 --probe-every 240 \
+        --grid grid-20261207-1110 --asha asha-20261207-1434-g240 --replay-grace 240 480 720 960 1500 \
+        --doc docs/results.md  # then its table
 
 CPU time of a search = the sum over its trials of (last probe's time - start) x CPUs per
 trial, from the trials' MLflow runs. "Within the noise": the ASHA winner's full-length quality
@@ -122,7 +125,9 @@ def replay(grid: dict[str, dict], order: list[str], budget: int, every: int, gra
 
 
 def graces(a) -> list[int]:
-    return a.grace_steps or [a.budget_steps // 4]  # braingan tune's default first rung
+    from braingan.tune import first_rung
+
+    return a.grace_steps or [first_rung(a.budget_steps)]
 
 
 def rungs_of(a) -> list[int]:
@@ -139,8 +144,8 @@ def replayed(a, full: dict, top: float, noise: float) -> list[str]:
     if any(isinstance(v, dict) and "grid" not in v for v in space.values()):
         return []  # a space with distributions: its trials differ run to run, nothing to replay
     fixed = {k: v for k, v in space.items() if not isinstance(v, dict)}
-    ours = [json.dumps({**fixed, **c}, sort_keys=True) for c in grid_order(space, a.order_seed)]
-    by_ray = [json.dumps({**fixed, **c}, sort_keys=True) for c in _ray_order(space)]
+    ours, by_ray = ([json.dumps({**fixed, **c}, sort_keys=True) for c in order]  # `trials`'s keys
+                    for order in (grid_order(space, a.order_seed), _ray_order(space)))
     shuffles = [random.Random(i).sample(ours, len(ours)) for i in range(a.replay_orders)]
 
     def run(order, grace):

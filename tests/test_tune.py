@@ -46,12 +46,12 @@ def test_the_grid_starts_each_next_trial_on_the_values_started_least_ties_drawn_
     assert grid_order({"train.n_critic": 1, "train.lr_g": {"loguniform": [1e-4, 1e-3]}}, 0) == []
 
 
-def test_a_trials_overrides_spread_its_grid_combination_beside_its_other_values_without_the_context():
-    config = {"ctx": {"root": "/w"}, "grid": {"preprocess.encoding": "smiles", "train.lr_d": 0.0024},
-              "train.lr_g": 0.0003, "train.n_critic": 1}
+def test_a_trials_overrides_spread_its_grid_combination_beside_its_other_values():
+    config = {"grid": {"preprocess.encoding": "smiles", "train.lr_d": 0.0024}, "train.lr_g": 0.0003,
+              "train.n_critic": 1}
     assert overrides_of(config) == {"train.lr_g": 0.0003, "train.n_critic": 1, "preprocess.encoding": "smiles",
                                     "train.lr_d": 0.0024}
-    assert overrides_of({"ctx": {}, "train.lr_g": 0.0003}) == {"train.lr_g": 0.0003}
+    assert overrides_of({"train.lr_g": 0.0003}) == {"train.lr_g": 0.0003}
 
 
 @pytest.mark.parametrize("space, message", [
@@ -116,6 +116,7 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
     (cmd,) = [line for line in p.stdout.splitlines() if line.startswith("as a DVC experiment:  ")]
     assert cmd.startswith("as a DVC experiment:  dvc exp run -n tune-local -S ") and " -S train.lr_g=" in cmd
     assert " -S train.n_critic=1" in cmd
+    assert "'fetch': {" not in p.stdout + p.stderr  # Tune prints each config: params.yaml is not in one
     c, runs = mlflow_runs(workspace)
     mine = [r for r in runs if r.data.tags.get("braingan.search") == "local"]
     (parent,) = [r for r in mine if r.data.tags.get("braingan.stage") == "search"]
@@ -132,6 +133,9 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
         r.info.run_id: "KILLED" if r in stopped else "FINISHED" for r in trials}
     assert (parent.data.params["grace_steps"], parent.data.params["reduction_factor"]) == ("10", "4")
     assert {r.data.params["train.lr_g"] for r in trials} == {"0.0001", "0.0004", "0.0016", "0.0064"}
+    # Tune numbers the trials in the order it starts them: grid_order's, not the file's
+    started = sorted(trials, key=lambda r: r.data.tags["ray.trial_id"])
+    assert [float(r.data.params["train.lr_g"]) for r in started] == [c["train.lr_g"] for c in grid_order(SPACE, 0)]
     best = parent.data.tags["braingan.best_trial"]
     assert best in {r.data.tags["ray.trial_id"] for r in trials}
     assert all(json.loads(r.data.tags["braingan.overrides"])["train.lr_g"] == float(r.data.params["train.lr_g"])

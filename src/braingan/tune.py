@@ -88,6 +88,11 @@ def _check(params: dict, name: str, value, where: str) -> None:
         raise ConfigError(f"{where}: {e}") from None
 
 
+def first_rung(steps: int) -> int:
+    """ASHA's default first rung (grace period): a quarter of the budget."""
+    return max(1, steps // 4)
+
+
 def grid_order(space: dict, seed: int) -> list[dict]:
     """Every combination of the space's grid axes, once each, in the order trials start in: each
     next one the combination whose values have started least so far (summed over the axes), ties
@@ -120,8 +125,8 @@ def to_ray(space: dict, seed: int = 0) -> dict:
 
 
 def overrides_of(config: dict) -> dict:
-    """A trial's param overrides: its Tune config without the context, its grid combination spread out."""
-    return {**{k: v for k, v in config.items() if k not in ("ctx", GRID)}, **config.get(GRID, {})}
+    """A trial's param overrides: its Tune config, its grid combination spread out."""
+    return {**{k: v for k, v in config.items() if k != GRID}, **config.get(GRID, {})}
 
 
 def quality(values: dict, metric: str) -> float | None:
@@ -152,8 +157,8 @@ def processed_for(root: Path, cfg) -> Path:
     return out
 
 
-def trial(config: dict) -> None:
-    """One Tune trial: the project's training on params.yaml + `config["overrides"]`."""
+def trial(config: dict, ctx: dict) -> None:
+    """One Tune trial: the project's training on `ctx`'s params + the trial's overrides (`config`)."""
     from ray import tune
 
     from . import classifier, paths, training
@@ -161,7 +166,7 @@ def trial(config: dict) -> None:
     from .recorder.training import TrainingRecorder
     from .tracking import Run
 
-    ctx, overrides = config["ctx"], overrides_of(config)
+    overrides = overrides_of(config)
     root = Path(ctx["root"])
     params = override(json.loads(json.dumps(ctx["params"])), {**overrides, **ctx["fixed"]})
     cfg = from_dict(params)
@@ -246,7 +251,7 @@ def run_search(a) -> None:
         raise ConfigError(f"--reduction-factor must be at least 2 (1 in N trials goes on), got {a.reduction_factor}")
     steps = a.budget_steps or from_dict(params).train.steps
     every = a.probe_every or max(1, steps // 10)
-    a.grace_steps = a.grace_steps or max(1, steps // 4)  # ASHA's first rung
+    a.grace_steps = a.grace_steps or first_rung(steps)
     fixed = {"train.steps": steps, "train.sample_every": every, "train.checkpoint_every": every,
              "train.threads": a.cpus_per_trial}
     for k, v in fixed.items():
@@ -308,9 +313,9 @@ def _fit(a, root: Path, params: dict, space: dict, fixed: dict, name: str, paren
     scheduler = (ASHAScheduler(time_attr="step", max_t=steps, grace_period=a.grace_steps,
                                reduction_factor=a.reduction_factor)
                  if a.scheduler == "asha" else FIFOScheduler())
-    tuner = tune.Tuner(
-        tune.with_resources(trial, {"cpu": a.cpus_per_trial}),
-        param_space={**to_ray(space, a.order_seed), "ctx": ctx},
+    tuner = tune.Tuner(  # ctx through the object store, not the config: Tune prints and stores every config
+        tune.with_resources(tune.with_parameters(trial, ctx=ctx), {"cpu": a.cpus_per_trial}),
+        param_space=to_ray(space, a.order_seed),
         tune_config=tune.TuneConfig(metric="quality", mode="max", scheduler=scheduler, num_samples=a.samples,
                                     trial_dirname_creator=lambda t: f"trial_{t.trial_id}"),
         run_config=tune.RunConfig(name=name, storage_path=str(root / "data" / "tune" / "ray"),
