@@ -12,7 +12,9 @@ then one ASHA search per --grace-steps value; --grid / --asha table earlier sear
         --doc docs/results.md  # then its table
 
 CPU time of a search = the sum over its trials of (last probe's time - start) x CPUs per
-trial, from the trials' MLflow runs. "Within the noise": the ASHA winner's full-length quality
+trial, from the trials' MLflow runs; "at its step times", the steps each trial trained priced at
+its configuration's time per step in the grid (this machine's speed varies by about 20 % from run
+to run, and the grid and a search are two runs). "Within the noise": the ASHA winner's full-length quality
 (read from the grid's run of the same configuration) is at most the best trial's spread over
 its last three probes below the best. Beside the searches run, ASHA is replayed on the grid's
 curves (`replay`) at several first rungs and start orders: what a search would have cost, without
@@ -238,9 +240,12 @@ def main() -> None:
         won = full[winner["overrides"]]["quality"][a.budget_steps]
         cpu_s = sum(t["cpu_s"] * a.cpus_per_trial for t in s)
         stopped = sum(t["steps"] < a.budget_steps for t in s)
+        # the machine's speed varies from run to run: the same fates priced at the grid's own step times
+        tau = {k: t["cpu_s"] / t["steps"] for k, t in full.items()}
+        priced = sum(t["steps"] * tau[t["overrides"]] for t in s) / sum(a.budget_steps * x for x in tau.values())
         lines.append(
             f"| ASHA `{name}`: grace {pp.get('grace_steps', '?')} steps, 1 in {pp.get('reduction_factor', '?')} on | "
-            f"{len(s)} | {stopped} | {cpu_s / 60:.1f} min ({cpu_s / cpu_g:.2f} of the grid's) | "
+            f"{len(s)} | {stopped} | {cpu_s / 60:.1f} min ({cpu_s / cpu_g:.2f} of the grid's; {priced:.2f} at its step times) | "
             f"`{winner['overrides']}` | {won:.3f} ({won - top:+.3f} from the best; "
             f"{'within' if top - won <= noise else 'outside'} the noise {noise:.3f}) |")
     lines += replayed(a, full, top, noise)

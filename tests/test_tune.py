@@ -133,7 +133,7 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
         r.info.run_id: "KILLED" if r in stopped else "FINISHED" for r in trials}
     assert (parent.data.params["grace_steps"], parent.data.params["reduction_factor"]) == ("10", "4")
     assert {r.data.params["train.lr_g"] for r in trials} == {"0.0001", "0.0004", "0.0016", "0.0064"}
-    # Tune numbers the trials in the order it starts them: grid_order's, not the file's
+    # Tune numbers the trials in the order it creates them: grid_order's, not the file's
     started = sorted(trials, key=lambda r: r.data.tags["ray.trial_id"])
     assert [float(r.data.params["train.lr_g"]) for r in started] == [c["train.lr_g"] for c in grid_order(SPACE, 0)]
     best = parent.data.tags["braingan.best_trial"]
