@@ -91,7 +91,7 @@ def replay(grid: dict[str, dict], order: list[str], budget: int, every: int, gra
 
     rungs = [grace * rf ** k for k in range(int(np.log(budget / grace) / np.log(rf)) + 1)]
     recorded = {m: {} for m in rungs}
-    tau = {k: grid[k]["cpu_s"] / grid[k]["steps"] for k in grid}
+    tau = step_times(grid)
     pending, events, reached = list(order), [], {}
 
     def start(t: float) -> None:
@@ -122,8 +122,19 @@ def replay(grid: dict[str, dict], order: list[str], budget: int, every: int, gra
         else:
             heapq.heappush(events, (t + every * tau[key], key, step + every))
     full = [k for k in reached if reached[k] >= budget]
-    return {"reached": reached, "cpu": sum(reached[k] * tau[k] for k in reached) / sum(budget * tau[k] for k in grid),
+    return {"reached": reached, "cpu": cpu_share(reached, tau, budget),
             "winner": max(full, key=lambda k: grid[k]["quality"][budget], default=None)}  # None: all stopped
+
+
+def step_times(grid: dict[str, dict]) -> dict[str, float]:
+    """Each configuration's CPU seconds per step in the grid."""
+    return {k: t["cpu_s"] / t["steps"] for k, t in grid.items()}
+
+
+def cpu_share(reached: dict[str, int], tau: dict[str, float], budget: int) -> float:
+    """The CPU time of trials that trained `reached` steps each, at step times `tau`, as a share of
+    the whole grid trained to the budget at the same step times."""
+    return sum(reached[k] * tau[k] for k in reached) / sum(budget * x for x in tau.values())
 
 
 def graces(a) -> list[int]:
@@ -232,6 +243,7 @@ def main() -> None:
         f"| full grid (FIFO) | {len(g)}{failed} | 0 | {cpu_g / 60:.1f} min | `{best['overrides']}` | {top:.3f} |",
     ]
     out = {"grid": g}
+    tau = step_times(full)
     for name in ashas:
         s = trials(name)
         out[name] = s
@@ -241,8 +253,7 @@ def main() -> None:
         cpu_s = sum(t["cpu_s"] * a.cpus_per_trial for t in s)
         stopped = sum(t["steps"] < a.budget_steps for t in s)
         # the machine's speed varies from run to run: the same fates priced at the grid's own step times
-        tau = {k: t["cpu_s"] / t["steps"] for k, t in full.items()}
-        priced = sum(t["steps"] * tau[t["overrides"]] for t in s) / sum(a.budget_steps * x for x in tau.values())
+        priced = cpu_share({t["overrides"]: t["steps"] for t in s}, tau, a.budget_steps)
         lines.append(
             f"| ASHA `{name}`: grace {pp.get('grace_steps', '?')} steps, 1 in {pp.get('reduction_factor', '?')} on | "
             f"{len(s)} | {stopped} | {cpu_s / 60:.1f} min ({cpu_s / cpu_g:.2f} of the grid's; {priced:.2f} at its step times) | "
