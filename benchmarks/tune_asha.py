@@ -10,15 +10,20 @@ then one ASHA search per --grace-steps value; --grid / --asha table earlier sear
     python benchmarks/tune_asha.py benchmarks/search/phase_b.yaml --budget-steps 6000 --probe-every 240 \
         --grid grid-20261207-1110 --asha asha-20261207-1434-g240 --replay-grace 240 480 720 960 1500 \
         --doc docs/results.md  # then its table
+    python benchmarks/tune_asha.py ... --seeds seeds-20261207-1750  # and judge "within the noise" by seed
 
 CPU time of a search = the sum over its trials of (last probe's time - start) x CPUs per
 trial, from the trials' MLflow runs; "at its step times", the steps each trial trained priced at
 its configuration's time per step in the grid (this machine's speed varies by about 20 % from run
-to run, and the grid and a search are two runs). "Within the noise": the ASHA winner's full-length quality
-(read from the grid's run of the same configuration) is at most the best trial's spread over
-its last three probes below the best. Beside the searches run, ASHA is replayed on the grid's
-curves (`replay`) at several first rungs and start orders: what a search would have cost, without
-running it.
+to run, and the grid and a search are two runs).
+
+"Within the noise": the ASHA winner's full-length quality (read from the grid's run of the same
+configuration) is at most the noise below the best. The noise is the best trial's spread over its
+last three probes; with --seeds (searches of the best configurations on more seeds, e.g.
+benchmarks/search/phase_b_seeds.yaml) it is the best configuration's standard deviation from
+seed to seed, the honest one: a user who reruns the best configuration on another seed lands
+about that far off. Beside the searches run, ASHA is replayed on the grid's curves (`replay`) at
+several first rungs and start orders: what a search would have cost, without running it.
 """
 from __future__ import annotations
 
@@ -59,20 +64,28 @@ def search_runs(name: str):
 
 
 def trials(name: str) -> list[dict]:
+    """Each trial of search `name`: its overrides, CPU seconds, steps, status, seed and quality by
+    step (what `braingan tune` ranks by: `tune.quality`)."""
+    from braingan.tune import QUALITY, quality
+
     c, runs = search_runs(name)
     out = []
     for r in runs:
         if "ray.trial_id" not in r.data.tags:
             continue
-        quality = c.get_metric_history(r.info.run_id, "monitor.probe_s")
-        last = max((m.timestamp for m in quality), default=r.info.start_time)
-        curve = {}
-        for key in ("monitor.probe_digit_score_ratio", "monitor.probe_mol_kl_score"):
-            for m in c.get_metric_history(r.info.run_id, key):
-                curve.setdefault(m.step, []).append(m.value)
-        q = {s: sum(v) / len(v) for s, v in sorted(curve.items())}
+        probes = c.get_metric_history(r.info.run_id, "monitor.probe_s")
+        last = max((m.timestamp for m in probes), default=r.info.start_time)
+        readings: dict[int, dict] = {}
+        for key in (*QUALITY, "probe_mol_valid"):
+            for m in c.get_metric_history(r.info.run_id, f"monitor.{key}"):
+                readings.setdefault(m.step, {})[key] = m.value
+        for v in readings.values():  # runs logged before probes.py read the KL score's floor where no molecule was
+            if "probe_mol_valid" in v:  # valid: their mean was the digits' alone (docs/results.md)
+                v.setdefault("probe_mol_kl_score", 0.0)
+        q = {s: quality(v, "quality") for s, v in sorted(readings.items())}
         out.append({"overrides": r.data.tags["braingan.overrides"], "cpu_s": (last - r.info.start_time) / 1000,
-                    "steps": max(q, default=0), "quality": q, "status": r.info.status})
+                    "steps": max(q, default=0), "quality": q, "status": r.info.status,
+                    "seed": int(r.data.params["seed"])})
     return out
 
 
@@ -148,9 +161,10 @@ def rungs_of(a) -> list[int]:
             if g * a.reduction_factor ** k < a.budget_steps]
 
 
-def replayed(a, full: dict, top: float, noise: float) -> list[str]:
+def replayed(a, full: dict, top: float, noises: dict[str, float]) -> list[str]:
     """How the result depends on the start order and the first rung: ASHA replayed on the grid's
-    curves (`replay`) in `braingan tune`'s order, Ray's, and --replay-orders random ones."""
+    curves (`replay`) in `braingan tune`'s order, Ray's, and --replay-orders random ones; the
+    share of random orders meeting the target under each of `noises` ({what it is: value})."""
     from braingan.tune import grid_order
 
     space = yaml.safe_load(Path(a.space).read_text())
@@ -162,21 +176,24 @@ def replayed(a, full: dict, top: float, noise: float) -> list[str]:
     shuffles = [random.Random(i).sample(ours, len(ours)) for i in range(a.replay_orders)]
 
     def run(order, grace):
+        """CPU share and the winner's distance below the best (inf where every trial was stopped)"""
         r = replay(full, order, a.budget_steps, a.probe_every, grace, a.reduction_factor, a.slots)
-        return r["cpu"], r["winner"] is not None and top - full[r["winner"]]["quality"][a.budget_steps] <= noise
+        return r["cpu"], top - full[r["winner"]]["quality"][a.budget_steps] if r["winner"] else float("inf")
 
     lines = ["", f"Replayed on the grid's curves: Ray's ASHA rules, 1 in {a.reduction_factor} on at each rung, "
              f"{a.slots} trials at once, each configuration's time per step its grid trial's; a search meets the "
              "target when it uses at most 1/3 of the grid's CPU time and its winner is within the noise of the best. "
              f"Random orders: {a.replay_orders}, seeded 0 to {a.replay_orders - 1}.", "",
-             "| first rung (grace) | `braingan tune`'s order: CPU, winner | Ray's grid order: CPU, winner | "
-             "random orders meeting the target | their median CPU |", "|---|---|---|---|---|"]
+             "| first rung (grace) | `braingan tune`'s order: CPU, winner below the best by | Ray's grid order: CPU, "
+             "winner below the best by | " + " | ".join(f"random orders meeting the target, noise = {k} ({v:.3f})"
+                                                        for k, v in noises.items())
+             + " | their median CPU |", "|---|---|---|" + "---|" * len(noises) + "---|"]
     for grace in sorted(g for g in {*graces(a), *a.replay_grace} if g < a.budget_steps):
         (c1, w1), (c2, w2) = run(ours, grace), run(by_ray, grace)
         rs = [run(o, grace) for o in shuffles]
-        met = sum(c <= 1 / 3 and w for c, w in rs) / len(rs)
-        lines.append(f"| {grace} | {c1:.2f}, {'within' if w1 else 'outside'} | {c2:.2f}, "
-                     f"{'within' if w2 else 'outside'} | {met:.0%} | {statistics.median(c for c, _ in rs):.2f} |")
+        met = [sum(c <= 1 / 3 and w <= noise for c, w in rs) / len(rs) for noise in noises.values()]
+        lines.append(f"| {grace} | {c1:.2f}, {w1:.3f} | {c2:.2f}, {w2:.3f} | " + " | ".join(f"{m:.0%}" for m in met)
+                     + f" | {statistics.median(c for c, _ in rs):.2f} |")
     return lines
 
 
@@ -185,6 +202,32 @@ def _ray_order(space: dict) -> list[dict]:
     the axes sorted by name, the first varying fastest."""
     names = sorted(k for k, v in space.items() if isinstance(v, dict))
     return [dict(zip(reversed(names), c)) for c in itertools.product(*(space[n]["grid"] for n in reversed(names)))]
+
+
+def by_seed(runs: list[dict], budget: int) -> dict[str, dict[int, float]]:
+    """Each configuration's quality at the budget, by the seed its run logged: {overrides less
+    `seed`: {seed: quality}}. A failed trial is left out."""
+    out: dict[str, dict[int, float]] = {}
+    for t in runs:
+        o = json.loads(t["overrides"])
+        o.pop("seed", None)
+        if budget in t["quality"]:
+            out.setdefault(json.dumps(o, sort_keys=True), {})[t["seed"]] = t["quality"][budget]
+    return out
+
+
+def seed_lines(seeds: dict[str, dict[int, float]], names: list[str]) -> list[str]:
+    """The table of the configurations run on more than one seed, best mean first."""
+    many = {k: v for k, v in seeds.items() if len(v) > 1}
+    cols = sorted({s for v in many.values() for s in v})
+    lines = ["", f"Seed to seed (searches {', '.join(f'`{n}`' for n in names)}; the grid's run is the params' own "
+             "seed): quality at the budget", "",
+             "| configuration | " + " | ".join(f"seed {s}" for s in cols) + " | mean | standard deviation |",
+             "|---|" + "---|" * (len(cols) + 2)]
+    for k, v in sorted(many.items(), key=lambda kv: -statistics.mean(kv[1].values())):
+        lines.append(f"| `{k}` | " + " | ".join(f"{v[s]:.3f}" if s in v else "–" for s in cols)
+                     + f" | {statistics.mean(v.values()):.3f} | {statistics.stdev(v.values()):.3f} |")
+    return lines
 
 
 def parent_params(name: str) -> dict:
@@ -212,6 +255,9 @@ def main() -> None:
                                    "(a configuration's training is deterministic: its curve is the same run to run); "
                                    "then ASHA searches run only for the --grace-steps given")
     ap.add_argument("--asha", nargs="*", default=[], help="earlier ASHA searches to table beside the new ones")
+    ap.add_argument("--seeds", nargs="*", default=[],
+                    help="earlier searches of configurations of the grid on more seeds (benchmarks/search/"
+                         "phase_b_seeds.yaml): the seed-to-seed noise, beside the last three probes' spread")
     ap.add_argument("--doc", help="write the table into this Markdown file, between <!-- asha:start/end -->")
     a = ap.parse_args()
     a.probe_every = a.probe_every or max(1, a.budget_steps // 10)
@@ -228,7 +274,13 @@ def main() -> None:
     full = {t["overrides"]: t for t in g}
     best = max((t for t in g if a.budget_steps in t["quality"]), key=lambda t: t["quality"][a.budget_steps])
     last3 = list(best["quality"].values())[-3:]
-    noise = statistics.pstdev(last3) if len(last3) > 1 else 0.0
+    noises = {"the best trial's spread over its last three probes": statistics.pstdev(last3) if len(last3) > 1 else 0.0}
+    replicates = {n: trials(n) for n in a.seeds}
+    seeds = by_seed([*g, *(t for s in replicates.values() for t in s)], a.budget_steps)
+    key = json.dumps(json.loads(best["overrides"]), sort_keys=True)
+    if len(seeds.get(key, {})) > 1:
+        noises["the best configuration's standard deviation from seed to seed"] = statistics.stdev(seeds[key].values())
+    noise = list(noises.values())[-1]  # the seed-to-seed one where measured
     top = best["quality"][best["steps"]]
     cpu_g = sum(t["cpu_s"] * a.cpus_per_trial for t in g)
     n_failed = sum(t["steps"] < a.budget_steps for t in g)
@@ -236,13 +288,12 @@ def main() -> None:
     lines = [
         f"`python benchmarks/tune_asha.py {a.space} --budget-steps {a.budget_steps} --probe-every {a.probe_every}` "
         f"(grid `{grid}`; {time.strftime('%Y-%m-%d')}; {len(g)} configurations, {a.cpus_per_trial} CPU per trial; "
-        "quality = mean of the digit score ratio and KL score probes; noise = the best trial's spread over its last "
-        "three probes)", "",
+        f"quality = mean of the digit score ratio and KL score probes; noise = {list(noises)[-1]})", "",
         "| search | trials | stopped early | CPU time | best configuration | its full-length quality |",
         "|---|---|---|---|---|---|",
         f"| full grid (FIFO) | {len(g)}{failed} | 0 | {cpu_g / 60:.1f} min | `{best['overrides']}` | {top:.3f} |",
     ]
-    out = {"grid": g}
+    out = {"grid": g, **replicates}
     tau = step_times(full)
     for name in ashas:
         s = trials(name)
@@ -259,7 +310,9 @@ def main() -> None:
             f"{len(s)} | {stopped} | {cpu_s / 60:.1f} min ({cpu_s / cpu_g:.2f} of the grid's; {priced:.2f} at its step times) | "
             f"`{winner['overrides']}` | {won:.3f} ({won - top:+.3f} from the best; "
             f"{'within' if top - won <= noise else 'outside'} the noise {noise:.3f}) |")
-    lines += replayed(a, full, top, noise)
+    lines += replayed(a, full, top, noises)
+    if a.seeds:
+        lines += seed_lines(seeds, a.seeds)
     # why a rung decides what it does: every configuration's full-length curve, best last
     configs = [json.loads(t["overrides"]) for t in g]
     varied = [k for k in configs[0] if len({json.dumps(c[k]) for c in configs}) > 1]

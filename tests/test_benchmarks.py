@@ -67,6 +67,21 @@ def test_the_asha_replay_stops_below_the_rungs_quantile_and_lets_the_first_arriv
     assert r["reached"] == {"A": 4, "C": 2, "B": 1} and r["cpu"] == pytest.approx(8 / 16)
 
 
+def test_the_seed_noise_groups_a_configurations_runs_by_the_seed_each_logged():
+    m = _benchmark("tune_asha")
+    runs = [{"overrides": '{"a": 1}', "seed": 0, "quality": {10: 0.5}},  # the grid's run: no seed override
+            {"overrides": '{"a": 1, "seed": 2}', "seed": 2, "quality": {5: 0.2, 10: 0.7}},
+            {"overrides": '{"seed": 1, "a": 1}', "seed": 1, "quality": {10: 0.9}},
+            {"overrides": '{"a": 2}', "seed": 0, "quality": {10: 0.6}},
+            {"overrides": '{"a": 2, "seed": 1}', "seed": 1, "quality": {5: 0.1}}]  # failed before the budget
+    seeds = m.by_seed(runs, 10)
+    assert seeds == {'{"a": 1}': {0: 0.5, 2: 0.7, 1: 0.9}, '{"a": 2}': {0: 0.6}}
+    # only a = 1 ran on more than one seed; its mean 0.7, its sample standard deviation
+    # sqrt((0.2^2 + 0 + 0.2^2) / 2) = 0.2; the seeds in order as columns
+    assert m.seed_lines(seeds, ["s"])[-2:] == ["|---|---|---|---|---|---|",
+                                               '| `{"a": 1}` | 0.500 | 0.900 | 0.700 | 0.700 | 0.200 |']
+
+
 def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on_top_of_today():
     """A misspelt key or an out-of-range value must fail here, not 40 minutes into a benchmark run."""
     root = Path(__file__).resolve().parents[1]

@@ -260,6 +260,23 @@ def test_quality_probes_and_their_cost_are_logged_every_sample_every_steps(tmp_p
         assert [m.step for m in store.get_metric_history(run.info.run_id, key)] == [3, 6], key
 
 
+def test_the_kl_probe_reads_its_floor_where_no_molecule_is_valid_so_a_search_ranks_the_model_last(data):
+    from braingan import models
+    from braingan.probes import Probes
+    from braingan.tune import quality
+
+    cfg = from_dict(tiny_params())
+    G, _ = models.build(cfg.model, data.shape)
+    with torch.no_grad():
+        G.out.bias[data.vocab.pad] = 100.0  # every row reads as the pad: each molecule is empty, none valid
+    g = Generator(G, cfg.model, data.vocab, data.shape, data.mode, (models.MNIST, models.SMILES))
+    out = Probes(data, classifier.load(data.clf), seed=0).measure(g)
+    assert out["probe_mol_valid"] == 0.0 and out["probe_mol_kl_score"] == 0.0
+    assert "probe_mol_heavy_ratio" not in out  # a ratio of no molecules' size to the training set's: unread
+    # what a search ranks by: half the digit score, not the digit score alone
+    assert quality(out, "quality") == pytest.approx(out["probe_digit_score_ratio"] / 2)
+
+
 def test_raising_steps_continues_in_a_new_run_that_says_what_it_continued(tmp_path, data, store):
     _train(tmp_path, data, Run(), **{"train.steps": 4, "train.checkpoint_every": 2})
     exp = store.get_experiment_by_name("braingan").experiment_id

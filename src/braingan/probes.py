@@ -4,8 +4,8 @@ hundred samples per task, each against real data measured the same way at the sa
 - quality probes, cheap versions of the headline metrics (see evaluation/): the digits'
   classifier score over that of real held-out digits (the same split size) and the share of
   digits of the asked class; the molecules' validity, KL score (GuacaMol's definition, against
-  training molecules; the nearest-neighbour term against a training subset of the same size)
-  and heavy atoms over the training mean;
+  training molecules; the nearest-neighbour term against a training subset of the same size;
+  0, its floor, where fewer than 2 molecules are valid) and heavy atoms over the training mean;
 - collapse indicators (metrics/collapse.py): digit classes covered, feature diversity of the
   digits and Hamming diversity of the molecule strings over real data's, all-pad share,
   vocabulary share;
@@ -78,6 +78,8 @@ class Probes:
                 ref = {**self.train_desc, dist.NN_SIMILARITY: self.train_nn}
                 out["probe_mol_kl_score"] = dist.kl_score(ref, desc)[0]
                 out["probe_mol_heavy_ratio"] = dist.heavy_atoms(desc, self.train_desc)["heavy_atoms_ratio"]
+            else:  # no distribution to compare: the score's floor. Left out, a mean of the tasks' probes
+                out["probe_mol_kl_score"] = 0.0  # (tune.quality) read the digits alone, above any model with molecules
             out["smiles_diversity_ratio"] = col.hamming_diversity(idx, vocab.pad, rng) / max(self.smiles_ref, 1e-12)
             out["smiles_all_pad_share"] = float((idx == vocab.pad).all(1).mean())
             out["smiles_vocab_share"] = col.vocab_share(idx, vocab.pad, len(vocab))
