@@ -69,6 +69,13 @@ def test_a_bad_space_is_one_clear_error(tmp_path, space, message):
         read_space(f, yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text()))
 
 
+@pytest.mark.parametrize("space", sorted((Path(__file__).parents[1] / "benchmarks" / "search").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_search_space_is_valid_against_the_params(space):
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    assert read_space(space, params)
+
+
 def test_the_default_metric_is_the_mean_of_the_trained_tasks_headline_probes():
     assert quality({"probe_digit_score_ratio": 0.8, "probe_mol_kl_score": 0.6}, "quality") == pytest.approx(0.7)
     assert quality({"probe_mol_kl_score": 0.6}, "quality") == 0.6  # one task trained
