@@ -145,6 +145,8 @@ CASES = [
     case("canvas-pad-beyond-memory", "validate", _params(**{"preprocess.extra_pad": 10**6}), {}, "preprocess.extra_pad: 1000000 is too large; allowed: <= 1000"),
     case("model-width-beyond-reason", "validate", _params(**{"model.dim": 10**6}), {}, "model.dim: 1000000 is too large; allowed: <= 4096"),
     case("ema-that-never-moves", "validate", _params(**{"train.ema": 1.0}), {}, "train.ema: 1.0 is too large; allowed: <= 0.99999"),
+    case("ema-warm-up-that-never-moves", "validate", _params(**{"train.ema_warmup": 1}), {},
+         "train.ema_warmup: 1 is too small; allowed: >= 2"),
     case("lazy-penalty-interval-absurd", "validate", _params(**{"train.gp_every": 10**6}), {}, "train.gp_every: 1000000 is too large"),
     case("classifier-epochs-without-end", "validate", _params(**{"classifier.epochs": 10**6}), {}, "classifier.epochs: 1000000 is too large; allowed: <= 1000"),
     case("reference-draws-absurd", "validate", _params(**{"evaluate.ref_draws": 10**5}), {}, "evaluate.ref_draws: 100000 is too large; allowed: <= 100"),

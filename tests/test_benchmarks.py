@@ -93,3 +93,22 @@ def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on
             assert getattr(getattr(cfg, section), field) == value, name
     with pytest.raises(ConfigError, match="lr_end_ratio"):
         from_dict(override(read_params(root / "params.yaml"), {**PRESETS["today"], "train.lr_end_ratio": 1.5}))
+
+
+def test_probe_curves_table_the_largest_gap_between_trials_and_where_each_first_reaches_the_thresholds():
+    pc = _benchmark("probe_curves")
+    rows = {"a": ((500, 0.5, 0.4), (1000, 0.9, 0.6), (1500, 0.95, 0.8)),
+            "b": ((500, 0.5, 0.4), (1000, 0.7, 0.7), (1500, 0.9, 0.5))}
+    curves = {n: [{"step": s, "probe_digit_score_ratio": d, "probe_mol_kl_score": k} for s, d, k in v]
+              for n, v in rows.items()}
+    lines = pc.table(curves, {"probe_digit_score_ratio": 0.8, "probe_mol_kl_score": 0.55}, every=1000, k=1)
+    # every 1000 steps and the last: digits of a, b, then KL of a, b
+    assert lines[2:4] == ["| 1000 | 0.900 | 0.700 | 0.600 | 0.700 |", "| 1500 | 0.950 | 0.900 | 0.800 | 0.500 |"]
+    # b less a: digits 0, -0.2, -0.05 (mean -0.083); KL 0, +0.1, -0.3 (mean -0.067, higher once)
+    assert ("- digit_score_ratio, `b` less `a`: -0.083 on average, higher at 0 of 3 probes, the largest gap 0.200 "
+            "(step 1000).") in lines
+    assert ("- mol_kl_score, `b` less `a`: -0.067 on average, higher at 1 of 3 probes, the largest gap 0.300 "
+            "(step 1500).") in lines
+    # a: 0.9 and 0.6 at step 1000; b: its digits pass at 1500 only, where its KL has fallen to 0.5
+    assert "- `a` reaches digit_score_ratio >= 0.800 and mol_kl_score >= 0.550 at step 1000." in lines
+    assert "- `b` reaches digit_score_ratio >= 0.800 and mol_kl_score >= 0.550 at no step of its run." in lines

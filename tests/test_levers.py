@@ -27,18 +27,21 @@ def test_ema_update_is_decay_times_average_plus_the_rest_times_the_weights():
 
 
 def test_ema_decay_follows_the_generator_early_then_holds_the_asked_decay():
-    assert levers.ema_decay(0.999, 0) == pytest.approx(1 / 10)  # (1 + 0) / (10 + 0)
-    assert levers.ema_decay(0.999, 90) == pytest.approx(91 / 100)
-    assert levers.ema_decay(0.999, 20_000) == 0.999  # 20001 / 20010 > 0.999
+    assert levers.ema_decay(0.999, 0, 10) == pytest.approx(1 / 10)  # (1 + 0) / (10 + 0)
+    assert levers.ema_decay(0.999, 90, 10) == pytest.approx(91 / 100)
+    assert levers.ema_decay(0.999, 20_000, 10) == 0.999  # 20001 / 20010 > 0.999
+    # a shorter warm-up holds more of the past early: (1 + 5) / (3 + 5), and binds at 0.999 sooner
+    assert levers.ema_decay(0.999, 5, 3) == pytest.approx(6 / 8)
+    assert levers.ema_decay(0.999, 2_000, 3) == 0.999 < levers.ema_decay(0.9999, 2_000, 3) == pytest.approx(2001 / 2003)
 
 
 def test_with_ema_the_generator_sampled_and_saved_is_the_average(data):
-    cfg = from_dict(tiny_params(**{"train.ema": 0.5}))
+    cfg = from_dict(tiny_params(**{"train.ema": 0.5, "train.ema_warmup": 4}))
     gan = training.GAN.create(cfg, training.RealData.from_processed(data, torch.device("cpu")), data.shape,
                               torch.device("cpu"), data.vocab.pad)
     before = [p.detach().clone() for p in gan.G_ema.parameters()]
     gan.step(0, models.MNIST)
-    decay = levers.ema_decay(0.5, 0)  # 0.1
+    decay = 0.25  # the warm-up's (1 + 0) / (4 + 0), below train.ema
     for b, a, p in zip(before, gan.G_ema.parameters(), gan.G.parameters()):
         torch.testing.assert_close(a, decay * b + (1 - decay) * p.detach())
     assert gan.generator(data, 1).net is gan.G_ema

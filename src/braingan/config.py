@@ -143,6 +143,9 @@ class Train:
     compile: bool = False
     # > 0: sample and save an exponential moving average of the generator's weights, this decay per update
     ema: float = num(0.0, 0.0, 0.99999)  # (1 would never move from the initial weights)
+    # the average's warm-up: its decay at update t is never more than (1 + t) / (ema_warmup + t), so
+    # early on it spans about the last t / (ema_warmup - 1) updates (10: TensorFlow's num_updates rule)
+    ema_warmup: int = num(10, 2, 1_000_000)
     # lazy regularisation: the penalty on every k-th critic update of a task, its weight times k
     gp_every: int = num(1, 1, 1000)
     # bf16: the networks' forward passes in bfloat16 (losses, penalty and optimiser state in fp32)

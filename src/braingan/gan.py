@@ -115,7 +115,7 @@ class GAN:
             logs = train_critic(self, task, update=(step // n_tasks) * tc.n_critic + i)
         logs = {**logs, **train_generator(self, task)}
         if self.G_ema is not None:
-            ema_update(self.G_ema, self.G, ema_decay(tc.ema, step))
+            ema_update(self.G_ema, self.G, ema_decay(tc.ema, step, tc.ema_warmup))
         return logs
 
     def state_dict(self) -> dict:

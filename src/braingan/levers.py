@@ -24,11 +24,11 @@ def lr_factor(step: int, steps: int, schedule: str, warmup: int, end_ratio: floa
     return end_ratio + (1 - end_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def ema_decay(decay: float, step: int) -> float:
+def ema_decay(decay: float, step: int, warmup: int) -> float:
     """The moving average's decay at update `step`: `train.ema`, but never more than (1 + step) /
-    (10 + step), so that the average follows the generator early on instead of keeping its random
-    initial weights for thousands of updates."""
-    return min(decay, (1 + step) / (10 + step))
+    (warmup + step), so that the average follows the generator early on instead of keeping its
+    random initial weights for thousands of updates."""
+    return min(decay, (1 + step) / (warmup + step))
 
 
 @torch.no_grad()
