@@ -37,7 +37,8 @@ def curves(name: str) -> dict[str, list[dict]]:
                 by_step.setdefault(m.step, {"step": m.step})[key] = m.value
         out[r.data.tags["braingan.overrides"]] = [by_step[s] for s in sorted(by_step)]
     overrides = {k: json.loads(k) for k in out}
-    differ = sorted({k for o in overrides.values() for k in o if len({json.dumps(x.get(k)) for x in overrides.values()}) > 1})
+    differ = sorted({k for o in overrides.values() for k in o
+                     if len({json.dumps(x.get(k)) for x in overrides.values()}) > 1})
     return {" ".join(f"{k}={overrides[o].get(k)}" for k in differ) or o: v for o, v in out.items()}
 
 
@@ -58,9 +59,10 @@ def table(curves: dict[str, list[dict]], thresholds: dict, every: int, k: int = 
                 d = [(at[b][s][t] - at[a][s][t], s) for s in steps if s in at[a] and s in at[b]]
                 if d:
                     gap, s = max((abs(x), s) for x, s in d)
-                    lines.append(f"- {t.removeprefix('probe_')}, `{b}` less `{a}`: {sum(x for x, _ in d) / len(d):+.3f} "
-                                 f"on average, higher at {sum(x > 0 for x, _ in d)} of {len(d)} probes, the largest "
-                                 f"gap {gap:.3f} (step {s}).")
+                    mean = sum(x for x, _ in d) / len(d)
+                    lines.append(f"- {t.removeprefix('probe_')}, `{b}` less `{a}`: {mean:+.3f} on average, higher "
+                                 f"at {sum(x > 0 for x, _ in d)} of {len(d)} probes, the largest gap {gap:.3f} "
+                                 f"(step {s}).")
     for n in names:
         hit = first_reaching(curves[n], thresholds, k)
         lines.append(f"- `{n}` reaches " + " and ".join(f"{t.removeprefix('probe_')} >= {v:.3f}"
