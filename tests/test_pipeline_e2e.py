@@ -262,6 +262,7 @@ REJECTED = [
     ("train.steps=1000000000000", "train.steps: 1000000000000 is too large"),
     ("train.batch_size=1000000", "train.batch_size: 1000000 is too large"),
     ("train.ema=1.0", "train.ema: 1.0 is too large; allowed: <= 0.99999"),
+    ("train.ema_warmup=1", "train.ema_warmup: 1 is too small; allowed: >= 2"),
     ("train.precision=fp8", "train.precision: 'fp8' is not allowed; allowed values: fp32, bf16"),
     ("fetch.smiles.split=test", "fetch.smiles.split: 'test' is a split of the MOSES benchmark"),
     ("evaluate.protocol=moses", "evaluate.protocol: 'moses' measures against the MOSES test sets"),
