@@ -20,22 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from time_to_quality import SMOOTH, TARGETS, first_reaching  # noqa: E402
-from tune_asha import search_runs  # noqa: E402
+from tune_asha import trial_readings  # noqa: E402
 
 
 def curves(name: str) -> dict[str, list[dict]]:
     """Each trial of search `name`, named by the overrides in which it differs from the others: its
     probe readings in step order."""
-    c, runs = search_runs(name)
-    out = {}
-    for r in runs:
-        if "ray.trial_id" not in r.data.tags:
-            continue
-        by_step: dict[int, dict] = {}
-        for key in TARGETS:
-            for m in c.get_metric_history(r.info.run_id, f"monitor.{key}"):
-                by_step.setdefault(m.step, {"step": m.step})[key] = m.value
-        out[r.data.tags["braingan.overrides"]] = [by_step[s] for s in sorted(by_step)]
+    out = {r.data.tags["braingan.overrides"]: [{"step": s, **v} for s, v in sorted(readings.items())]
+           for r, readings in trial_readings(name, TARGETS)[1]}
     overrides = {k: json.loads(k) for k in out}
     differ = sorted({k for o in overrides.values() for k in o
                      if len({json.dumps(x.get(k)) for x in overrides.values()}) > 1})

@@ -12,6 +12,8 @@ readings (after its full `train.steps`) are the thresholds: for every configurat
 benchmark prints the training time at which its probes first reach them all (digit score
 ratio, KL score), and what it reached within the budget. `--reference FILE`: thresholds from
 a saved generator instead (read by the same probes), so that `today` need not run to its end.
+`--seed N`: every configuration at seed N, so a lever is judged against the old default trained
+from the same start.
 Each configuration computes what `dvc repro` would compute with its params: its own seeded
 streams (torch's global generator is saved and restored around each slice), the workspace's
 processed data and classifier. Writes a JSON of every reading to --out.
@@ -102,6 +104,19 @@ def first_reaching(readings: list[dict], thresholds: dict, k: int = 1) -> dict |
     return None
 
 
+def configurations(names: list[str], levers: Path, seed: int | None) -> dict[str, dict]:
+    """`today` and the named configurations, each as its overrides of params.yaml (a lever on top of
+    today; `default`: none), all at `seed` where one is given."""
+    today = PRESETS["today"]
+    named = {"today": today, "default": {},
+             **{k: {**today, **v} for k, v in yaml.safe_load(levers.read_text()).items()}}
+    names = ["today"] + [n for n in names if n != "today"]
+    unknown = [n for n in names if n not in named]
+    if unknown:
+        sys.exit(f"unknown configuration {unknown[0]!r}; known: {', '.join(named)}")
+    return {n: {**named[n], **({} if seed is None else {"seed": seed})} for n in names}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("configs", nargs="*", help="names in benchmarks/levers.yaml (today is always run)")
@@ -112,6 +127,8 @@ def main() -> None:
     ap.add_argument("--reference-is-today", action="store_true",
                     help="--reference is today's final generator (from `braingan preset today` + dvc repro): "
                          "today's time to quality is then its full training at its measured rate")
+    ap.add_argument("--seed", type=int, help="every configuration's seed, today's included (default: params.yaml's); "
+                                             "the thresholds are then today's final readings at that seed")
     ap.add_argument("--levers", default=str(ROOT / "benchmarks" / "levers.yaml"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "time_to_quality.json"))
     ap.add_argument("--doc", help="also write the table into this Markdown file, between <!-- ttq:start/end -->")
@@ -125,17 +142,11 @@ def main() -> None:
         result = json.loads(Path(a.report).read_text())
         report(resmooth(result, a.smooth) if a.smooth else result, a.doc, a.block)
         return
-    today = PRESETS["today"]
-    named = {"today": today, "default": {},
-             **{k: {**today, **v} for k, v in yaml.safe_load(Path(a.levers).read_text()).items()}}
-    names = ["today"] + [n for n in a.configs if n != "today"]
-    unknown = [n for n in names if n not in named]
-    if unknown:
-        sys.exit(f"unknown configuration {unknown[0]!r}; known: {', '.join(named)}")
+    configs = configurations(a.configs, Path(a.levers), a.seed)
     torch.set_num_threads(cpu_threads(0))
     torch.use_deterministic_algorithms(True, warn_only=True)  # as training.run on the CPU
     data, net = dataset.load(), classifier.load()
-    rows = [Row(n, named[n] or {}, data, net, a.probe_every) for n in names]
+    rows = [Row(n, overrides, data, net, a.probe_every) for n, overrides in configs.items()]
     print(f"{len(rows)} configurations, {a.budget:.0f} s of training each in slices of {a.slice:.0f} s, "
           f"{torch.get_num_threads()} threads; probes every {a.probe_every} steps", flush=True)
     today = rows[0]

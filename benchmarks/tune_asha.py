@@ -63,22 +63,32 @@ def search_runs(name: str):
     return c, c.search_runs([exp.experiment_id], f"tags.`braingan.search` = '{name}'", max_results=1000)
 
 
-def trials(name: str) -> list[dict]:
-    """Each trial of search `name`: its overrides, CPU seconds, steps, status, seed and quality by
-    step (what `braingan tune` ranks by: `tune.quality`)."""
-    from braingan.tune import QUALITY, quality
-
+def trial_readings(name: str, keys) -> tuple:
+    """The store's client and each trial run of search `name` with its readings of `keys` (logged
+    as `monitor.<key>`) by step."""
     c, runs = search_runs(name)
     out = []
     for r in runs:
         if "ray.trial_id" not in r.data.tags:
             continue
-        probes = c.get_metric_history(r.info.run_id, "monitor.probe_s")
-        last = max((m.timestamp for m in probes), default=r.info.start_time)
         readings: dict[int, dict] = {}
-        for key in (*QUALITY, "probe_mol_valid"):
+        for key in keys:
             for m in c.get_metric_history(r.info.run_id, f"monitor.{key}"):
                 readings.setdefault(m.step, {})[key] = m.value
+        out.append((r, readings))
+    return c, out
+
+
+def trials(name: str) -> list[dict]:
+    """Each trial of search `name`: its overrides, CPU seconds, steps, status, seed and quality by
+    step (what `braingan tune` ranks by: `tune.quality`)."""
+    from braingan.tune import QUALITY, quality
+
+    c, runs = trial_readings(name, (*QUALITY, "probe_mol_valid"))
+    out = []
+    for r, readings in runs:
+        probes = c.get_metric_history(r.info.run_id, "monitor.probe_s")
+        last = max((m.timestamp for m in probes), default=r.info.start_time)
         for v in readings.values():  # runs logged before probes.py read the KL score's floor where no molecule was
             if "probe_mol_valid" in v:  # valid: their mean was the digits' alone (docs/results.md)
                 v.setdefault("probe_mol_kl_score", 0.0)

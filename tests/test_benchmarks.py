@@ -95,6 +95,20 @@ def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on
         from_dict(override(read_params(root / "params.yaml"), {**PRESETS["today"], "train.lr_end_ratio": 1.5}))
 
 
+def test_time_to_quality_runs_today_first_and_every_configuration_at_the_seed_asked(tmp_path):
+    ttq = _benchmark("time_to_quality")
+    levers = tmp_path / "levers.yaml"
+    levers.write_text("fast: {train.lr_g: 0.002}\n")
+    c = ttq.configurations(["fast", "default"], levers, seed=7)
+    assert list(c) == ["today", "fast", "default"]
+    assert c["today"] == {**PRESETS["today"], "seed": 7}
+    assert c["fast"] == {**PRESETS["today"], "train.lr_g": 0.002, "seed": 7}
+    assert c["default"] == {"seed": 7}
+    assert "seed" not in ttq.configurations(["fast"], levers, seed=None)["fast"]
+    with pytest.raises(SystemExit, match="unknown configuration 'slow'; known: today, default, fast"):
+        ttq.configurations(["slow"], levers, seed=None)
+
+
 def test_probe_curves_table_the_largest_gap_between_trials_and_where_each_first_reaches_the_thresholds():
     pc = _benchmark("probe_curves")
     rows = {"a": ((500, 0.5, 0.4), (1000, 0.9, 0.6), (1500, 0.95, 0.8)),

@@ -151,6 +151,24 @@ def test_a_local_asha_search_stops_weak_trials_and_closes_every_run(workspace):
                         "tags.braingan.search = 'local'"], cwd=workspace, env=run_env(workspace),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout.count("| ") > 4 and "search-local" not in p.stdout, p.stdout + p.stderr
+    # the benchmarks that read a search back from the store: each trial's curve, named by its lr_g
+    (workspace / "ttq.json").write_text(json.dumps({"threshold_source": "made up", "thresholds": {
+        "probe_digit_score_ratio": 2.0, "probe_mol_kl_score": 2.0}}))
+    p = subprocess.run([sys.executable, "benchmarks/probe_curves.py", "local", "--thresholds", "ttq.json",
+                        "--every", "5"], cwd=workspace, env=run_env(workspace), capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = p.stdout.splitlines()
+    assert lines[2].count("`train.lr_g=") == 8  # two probes of each of the four trials
+    assert [line.split(" |")[0] for line in lines if line.startswith("| ") and line[2].isdigit()] == [
+        "| 5", "| 10", "| 15", "| 20", "| 25", "| 30", "| 35", "| 40"]
+    assert sum("at no step of its run" in line for line in lines) == 4
+    p = subprocess.run([sys.executable, "-c", "import json, sys; sys.path.insert(0, 'benchmarks'); "
+                        "from tune_asha import trials; print(json.dumps(trials('local')))"], cwd=workspace,
+                       env=run_env(workspace), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert sorted((json.loads(t["overrides"])["train.lr_g"], t["steps"], t["status"]) for t in json.loads(p.stdout)) \
+        == sorted((float(r.data.params["train.lr_g"]), max(steps[r.info.run_id]), r.info.status) for r in trials)
 
 
 @pytest.mark.e2e
