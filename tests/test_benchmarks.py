@@ -13,7 +13,7 @@ import yaml
 from braingan.config import ConfigError, from_dict, override, read_params
 from braingan.levers import bf16_supported
 from braingan.presets import PRESETS
-from helpers import run_env
+from helpers import run_env, tiny_params
 
 
 @pytest.mark.e2e  # the made workspace is a `dvc repro classifier`
@@ -26,6 +26,26 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
     bf16 = ["optimised + bf16"] if bf16_supported(torch.device("cpu")) else []  # measured only where native
     assert rows == ["plain eager", "optimised", *bf16], out.stdout
     assert "probes (both tasks" in out.stdout and "seed model (116 x 25" in out.stdout
+
+
+@pytest.mark.e2e
+def test_the_probe_noise_benchmark_reads_one_generator_under_each_probe_seed(made, tmp_path):
+    from braingan import models
+    from braingan.data import dataset
+    from braingan.generator import Generator
+
+    data = dataset.load(made / "data" / "processed")
+    cfg = from_dict(tiny_params())
+    torch.manual_seed(0)
+    G, _ = models.build(cfg.model, data.shape)
+    Generator(G, cfg.model, data.vocab, data.shape, data.mode, (models.MNIST, models.SMILES)).save(tmp_path / "g.pt")
+    out = subprocess.run([sys.executable, "benchmarks/probe_noise.py", "--model", str(tmp_path / "g.pt"), "--seeds",
+                          "3", "--samples", "40"], cwd=made, env=run_env(made), capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "(40 samples per task) under probe seeds 0-2" in out.stdout
+    rows = {line.split(" | ")[0].removeprefix("| ") for line in out.stdout.splitlines() if line.startswith("| ")}
+    assert {"digit_score_ratio", "digit_class_acc", "mol_valid"} <= rows
 
 
 def _benchmark(name: str):
@@ -107,6 +127,18 @@ def test_time_to_quality_runs_today_first_and_every_configuration_at_the_seed_as
     assert "seed" not in ttq.configurations(["fast"], levers, seed=None)["fast"]
     with pytest.raises(SystemExit, match="unknown configuration 'slow'; known: today, default, fast"):
         ttq.configurations(["slow"], levers, seed=None)
+
+
+def test_probe_noise_spreads_each_reading_that_every_seed_gave():
+    pn = _benchmark("probe_noise")
+    readings = [{"a": 1.0, "b": 2.0}, {"a": 2.0, "b": None}, {"a": 6.0, "b": 4.0}]
+    stats = pn.spread(readings, keys=("a", "b"))
+    # a: mean 3; deviations -2, -1, 3; (4 + 1 + 9) / (3 - 1) = 7; b: missing under one seed
+    assert list(stats) == ["a"]
+    assert stats["a"]["mean"] == 3.0 and stats["a"]["sd"] == pytest.approx(7 ** 0.5)
+    assert (stats["a"]["min"], stats["a"]["max"]) == (1.0, 6.0)
+    assert pn.spread(readings[:1], keys=("a",)) == {}
+    assert pn.table(stats)[-1] == "| a | 3.000 | 2.646 | 1.000 | 6.000 |"
 
 
 def test_probe_curves_table_the_largest_gap_between_trials_and_where_each_first_reaches_the_thresholds():
