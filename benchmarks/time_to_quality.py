@@ -13,7 +13,8 @@ benchmark prints the training time at which its probes first reach them all (dig
 ratio, KL score), and what it reached within the budget. `--reference FILE`: thresholds from
 a saved generator instead (read by the same probes), so that `today` need not run to its end.
 `--seed N`: every configuration at seed N, so a lever is judged against the old default trained
-from the same start.
+from the same start. `--probe-seeds N`: each probe reading the mean over N probe seeds, to cut the
+instrument's own error (benchmarks/probe_noise.py), at N times the probes' cost.
 Each configuration computes what `dvc repro` would compute with its params: its own seeded
 streams (torch's global generator is saved and restored around each slice), the workspace's
 processed data and classifier. Writes a JSON of every reading to --out.
@@ -46,19 +47,23 @@ TARGETS = ("probe_digit_score_ratio", "probe_mol_kl_score")  # what "today's qua
 # threshold by luck (docs/results.md shows how far today's KL score swings between probes).
 # Thresholds and crossings are therefore means of SMOOTH consecutive probes.
 SMOOTH = 3
+# A run keeps its probe seed, so that instrument error does not average out over its probes
+# (benchmarks/probe_noise.py measures it); --probe-seeds N reads each probe under N seeds instead.
+PROBE_SEED_STRIDE = 1000
 
 
 class Row:
     """One configuration in training: its GAN, its own torch RNG state, its clock and readings."""
 
-    def __init__(self, name: str, overrides: dict, data, net, probe_every: int):
+    def __init__(self, name: str, overrides: dict, data, net, probe_every: int, probe_seeds: int = 1):
         self.name, self.overrides = name, overrides
         self.cfg = from_dict(override(read_params(ROOT / "params.yaml"), overrides))
         self.data, self.probe_every = data, probe_every
         self.gan = training.GAN.create(self.cfg, training.RealData.from_processed(data, torch.device("cpu")),
                                        data.shape, torch.device("cpu"), data.vocab.pad)
         self.rng_state = torch.get_rng_state()  # right after GAN.create's manual_seed, as in training.run
-        self.probes = Probes(data, net, self.cfg.seed)
+        # the run's own probe seed first, then others far enough apart that no sample stream repeats
+        self.probes = [Probes(data, net, self.cfg.seed + PROBE_SEED_STRIDE * i) for i in range(probe_seeds)]
         self.step, self.clock, self.readings = 0, 0.0, []
 
     @property
@@ -73,10 +78,18 @@ class Row:
             self.gan.step(self.step, tasks[self.step % len(tasks)])
             self.step += 1
             if self.step % self.probe_every == 0 or self.done:
-                values = self.probes.measure(self.gan.generator(self.data, self.step))
+                g = self.gan.generator(self.data, self.step)
+                values = averaged([p.measure(g) for p in self.probes])
                 self.readings.append({"step": self.step, "train_s": self.clock + time.perf_counter() - t0, **values})
         self.clock += time.perf_counter() - t0
         self.rng_state = torch.get_rng_state()
+
+
+def averaged(readings: list[dict]) -> dict:
+    """One reading of a generator from its readings under several probe seeds: each value's mean,
+    `probe_s` their sum (what the reading cost); a value missing under any seed is left out."""
+    keys = [k for k in readings[0] if all(r.get(k) is not None for r in readings)]
+    return {k: sum(r[k] for r in readings) / (1 if k == "probe_s" else len(readings)) for k in keys}
 
 
 def smoothed(readings: list[dict], k: int) -> list[dict]:
@@ -127,6 +140,8 @@ def main() -> None:
     ap.add_argument("--reference-is-today", action="store_true",
                     help="--reference is today's final generator (from `braingan preset today` + dvc repro): "
                          "today's time to quality is then its full training at its measured rate")
+    ap.add_argument("--probe-seeds", type=int, default=1,
+                    help="read each probe under this many probe seeds and take the mean (cost: as many probes)")
     ap.add_argument("--seed", type=int, help="every configuration's seed, today's included (default: params.yaml's); "
                                              "the thresholds are then today's final readings at that seed")
     ap.add_argument("--levers", default=str(ROOT / "benchmarks" / "levers.yaml"))
@@ -137,6 +152,8 @@ def main() -> None:
     ap.add_argument("--smooth", type=int, help=f"with --report: judge a run made before smoothing (whose thresholds "
                                                f"are today's final readings) by means of this many probes ({SMOOTH})")
     a = ap.parse_args()
+    if a.probe_seeds < 1:
+        ap.error(f"--probe-seeds must be at least 1, got {a.probe_seeds}")
     os.chdir(ROOT)
     if a.report:
         result = json.loads(Path(a.report).read_text())
@@ -146,7 +163,7 @@ def main() -> None:
     torch.set_num_threads(cpu_threads(0))
     torch.use_deterministic_algorithms(True, warn_only=True)  # as training.run on the CPU
     data, net = dataset.load(), classifier.load()
-    rows = [Row(n, overrides, data, net, a.probe_every) for n, overrides in configs.items()]
+    rows = [Row(n, overrides, data, net, a.probe_every, a.probe_seeds) for n, overrides in configs.items()]
     print(f"{len(rows)} configurations, {a.budget:.0f} s of training each in slices of {a.slice:.0f} s, "
           f"{torch.get_num_threads()} threads; probes every {a.probe_every} steps", flush=True)
     today = rows[0]
@@ -160,12 +177,13 @@ def main() -> None:
         last = {r.name: (r.step, round(r.clock)) for r in rows}
         print(f"[{time.time() - t_start:6.0f} s] steps, seconds: {last}", flush=True)
     if a.reference:
-        ref = Probes(data, net, today.cfg.seed).measure(Generator.load(a.reference))
+        ref_g = Generator.load(a.reference)
+        ref = averaged([p.measure(ref_g) for p in today.probes])
         source = f"the probes of {a.reference}"
     else:
         ref, source = today_final(today.readings, SMOOTH)
     result = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "budget_s": a.budget,
-              "smooth": SMOOTH,
+              "smooth": SMOOTH, "probe_seeds": a.probe_seeds,
               "reference_is_today_final": bool(a.reference and a.reference_is_today),
               "thresholds": {k: ref[k] for k in TARGETS if ref.get(k) is not None}, "threshold_source": source,
               "rows": {r.name: {"overrides": r.overrides, "steps": r.step, "train_s": r.clock, "readings": r.readings,
@@ -202,6 +220,8 @@ def report(result: dict, doc: str | None, block: str) -> None:
     lines = [f"`python benchmarks/time_to_quality.py {result['command']}` ({result['date']}). Thresholds "
              f"({result['threshold_source']}): " + ", ".join(f"{k} >= {v:.3f}" for k, v in thresholds.items())
              + "." + (f" A configuration reaches them when the mean of {k} consecutive probes does." if k > 1 else "")
+             + (f" Each probe reading is the mean over {result['probe_seeds']} probe seeds."
+                if result.get("probe_seeds", 1) > 1 else "")
              + today_note, "",
              "| configuration | steps/s | reaches today's quality at | x today's time | "
              + " | ".join(f"{k.removeprefix('probe_')} by {budget:.0f} s (last {SMOOTH} probes' mean)" for k in TARGETS)

@@ -2,6 +2,7 @@
 call cannot leave them broken unnoticed. They print numbers; these tests check which rows were
 measured, never a time."""
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,8 @@ def test_the_training_speed_benchmark_measures_each_step_it_names(made):
     assert "probes (both tasks" in out.stdout and "seed model (116 x 25" in out.stdout
 
 
-@pytest.mark.e2e
-def test_the_probe_noise_benchmark_reads_one_generator_under_each_probe_seed(made, tmp_path):
+def _untrained_generator(made, path):
+    """A generator of tiny_params() for the made workspace's data, saved untrained at `path`."""
     from braingan import models
     from braingan.data import dataset
     from braingan.generator import Generator
@@ -38,10 +39,29 @@ def test_the_probe_noise_benchmark_reads_one_generator_under_each_probe_seed(mad
     cfg = from_dict(tiny_params())
     torch.manual_seed(0)
     G, _ = models.build(cfg.model, data.shape)
-    Generator(G, cfg.model, data.vocab, data.shape, data.mode, (models.MNIST, models.SMILES)).save(tmp_path / "g.pt")
-    out = subprocess.run([sys.executable, "benchmarks/probe_noise.py", "--model", str(tmp_path / "g.pt"), "--seeds",
-                          "3", "--samples", "40"], cwd=made, env=run_env(made), capture_output=True, text=True,
-                         timeout=600)
+    Generator(G, cfg.model, data.vocab, data.shape, data.mode, (models.MNIST, models.SMILES)).save(path)
+    return str(path)
+
+
+@pytest.mark.e2e
+def test_the_time_to_quality_benchmark_reads_each_probe_under_every_probe_seed_asked(made, tmp_path):
+    out = subprocess.run([sys.executable, "benchmarks/time_to_quality.py", "--budget", "2", "--slice", "1",
+                          "--probe-every", "5", "--probe-seeds", "2", "--reference",
+                          _untrained_generator(made, tmp_path / "g.pt"), "--out", str(tmp_path / "t.json"), "ema"],
+                         cwd=made, env=run_env(made), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert result["probe_seeds"] == 2 and list(result["rows"]) == ["today", "ema"]
+    for row in result["rows"].values():
+        assert [r["step"] for r in row["readings"]] == list(range(5, row["steps"] + 1, 5)) and row["readings"]
+    assert "Each probe reading is the mean over 2 probe seeds." in out.stdout
+
+
+@pytest.mark.e2e
+def test_the_probe_noise_benchmark_reads_one_generator_under_each_probe_seed(made, tmp_path):
+    out = subprocess.run([sys.executable, "benchmarks/probe_noise.py", "--model",
+                          _untrained_generator(made, tmp_path / "g.pt"), "--seeds", "3", "--samples", "40"],
+                         cwd=made, env=run_env(made), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "(40 samples per task) under probe seeds 0-2" in out.stdout
     rows = {line.split(" | ")[0].removeprefix("| ") for line in out.stdout.splitlines() if line.startswith("| ")}
@@ -113,6 +133,14 @@ def test_every_named_lever_of_the_time_to_quality_benchmark_is_a_valid_config_on
             assert getattr(getattr(cfg, section), field) == value, name
     with pytest.raises(ConfigError, match="lr_end_ratio"):
         from_dict(override(read_params(root / "params.yaml"), {**PRESETS["today"], "train.lr_end_ratio": 1.5}))
+
+
+def test_a_reading_under_several_probe_seeds_is_each_values_mean_and_costs_their_sum():
+    ttq = _benchmark("time_to_quality")
+    readings = [{"a": 1.0, "b": None, "probe_s": 0.5}, {"a": 4.0, "b": 2.0, "probe_s": 0.25},
+                {"a": 1.0, "b": 3.0, "probe_s": 0.5}]
+    assert ttq.averaged(readings) == {"a": 2.0, "probe_s": 1.25}  # b: missing under the first seed
+    assert ttq.averaged(readings[:1]) == {"a": 1.0, "probe_s": 0.5}
 
 
 def test_time_to_quality_runs_today_first_and_every_configuration_at_the_seed_asked(tmp_path):
